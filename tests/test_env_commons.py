@@ -1,0 +1,457 @@
+"""Commons Harvest: layout, regrowth statistics, moves, eating, zapping, removal, views, endings, errors."""
+import math
+
+import pytest
+import torch
+
+from aa_lib.agents.scripted import RandomAgent
+from aa_lib.games import CommonsConfig, CommonsHarvest, collect_rewards, make_generator
+from aa_lib.games.commons import ACTIONS, CHANNELS, LAYOUTS, parse_layout, sample_episode_length
+
+NOOP, FORWARD, BACKWARD, LEFT, RIGHT, TURN_LEFT, TURN_RIGHT, ZAP = range(8)
+N, E, S, W = range(4)
+STEP = {N: (-1, 0), E: (0, 1), S: (1, 0), W: (0, -1)}
+
+
+def test_action_names():
+    assert ACTIONS == ("noop", "forward", "backward", "step_left", "step_right", "turn_left", "turn_right", "zap")
+
+
+def test_melting_pot_layout():
+    rows = parse_layout("open")
+    assert (len(rows[0]), len(rows)) == (24, 18)
+    text = "".join(rows)
+    assert text.count("A") == 64 and text.count("Q") == 2 and text.count("P") == 60
+    env = CommonsHarvest()
+    assert env.n_players == 7 and env.n_actions == 8 and env.observation_shape == (6, 11, 11)
+    assert env.config == CommonsConfig.melting_pot()
+    obs = env.reset(3, generator=make_generator(0))
+    assert obs.shape == (7, 3, 6, 11, 11) and obs.dtype == torch.float32
+    assert env.apple_grid().sum().item() == 3 * 64  # every spot starts with an apple
+    # the first two players start on the inside spawn points, the others on the bottom rows
+    rows_of = env.positions // env.width
+    assert (rows_of[:2] == 7).all() and (rows_of[2:] >= 14).all()
+    assert len(set(env.positions[:, 0].tolist())) == 7
+
+
+def _cluster_layout():
+    """Isolated apple clusters (more than 2 cells apart) plus a far-away spawn area.
+
+    Each cluster has one target spot T (starts empty) and full neighbours; the
+    expected neighbour count of T is in the name. 'far' clusters have their only
+    other spot at L2 distance sqrt(5) or sqrt(8): outside the radius-2 disc but
+    inside the Chebyshev square.
+    """
+    copies = 6
+    width = 7 * 6 * copies + 6
+    grid = [[" "] * width for _ in range(12)]
+    targets = {}
+    shapes = {  # offsets of the neighbours around the target at (0, 0)
+        "k0": [], "k1": [(0, 1)], "k2": [(0, 1), (0, 2)], "k3": [(0, -1), (0, 1), (1, 0)],
+        "k4": [(0, -1), (0, 1), (1, 0), (-1, 0)], "far5": [(1, 2)], "far8": [(2, 2)],
+    }
+    col = 3
+    for copy in range(copies):
+        for name, offsets in shapes.items():
+            r, c = 3, col
+            grid[r][c] = "A"
+            for dr, dc in offsets:
+                grid[r + dr][c + dc] = "A"
+            targets.setdefault(name, []).append((r, c))
+            col += 6  # clusters span at most 3 columns: 3 empty columns between them
+    for c in range(1, 5):
+        grid[10][c] = "P"
+    for r in range(12):
+        grid[r][0] = grid[r][-1] = "W"
+    grid[0] = grid[-1] = ["W"] * width
+    return "\n".join("".join(row) for row in grid), targets
+
+
+def test_regrowth_frequencies_per_neighbour_count():
+    layout, targets = _cluster_layout()
+    env = CommonsHarvest(layout=layout, n_players=2, inside_spawn_players=0, min_steps=200, end_interval=200)
+    B, T = 100, 200
+    env.reset(B, generator=make_generator(21))
+    start = env.apple_grid().clone()
+    for cells in targets.values():
+        for r, c in cells:
+            start[:, r, c] = False
+    env.set_apples(start)
+    expected_counts = {"k0": 0, "k1": 1, "k2": 2, "k3": 3, "k4": 4, "far5": 0, "far8": 0}
+    counts = env.neighbour_counts()
+    for name, cells in targets.items():
+        for r, c in cells:
+            spot = (env._spot_cells == r * env.width + c).nonzero().item()
+            assert (counts[:, spot] == expected_counts[name]).all(), name
+    names = list(targets)
+    spots = torch.tensor([[(env._spot_cells == r * env.width + c).nonzero().item() for r, c in targets[n]]
+                          for n in names])  # [kinds, copies]
+    exposure = torch.zeros(len(names), dtype=torch.long)
+    events = torch.zeros(len(names), dtype=torch.long)
+    noop = torch.zeros(2, B, dtype=torch.long)
+    for _ in range(T):
+        empty = ~env.apples[:, spots]  # [B, kinds, copies]
+        env.step(noop)
+        exposure += empty.sum(dim=(0, 2))
+        events += (empty & env.apples[:, spots]).sum(dim=(0, 2))
+    exposure = dict(zip(names, exposure.tolist()))
+    events = dict(zip(names, events.tolist()))
+    probs = (0.0, 0.0025, 0.005, 0.025)
+    for name in targets:
+        p = probs[min(expected_counts[name], 3)]
+        if p == 0:
+            assert events[name] == 0, name  # no neighbours in the L2 disc: never regrows
+        else:
+            sd = math.sqrt(p * (1 - p) * exposure[name])
+            assert abs(events[name] - p * exposure[name]) < 4.5 * sd, (name, events[name], p * exposure[name])
+    assert events["k1"] > 0  # the rare rate was actually observed
+
+
+def test_neighbour_counts_use_the_l2_disc_of_radius_2():
+    env = CommonsHarvest()
+    env.reset(4, generator=make_generator(3))
+    grid = torch.rand(4, env.height, env.width, generator=make_generator(4)) < 0.5
+    spots = torch.zeros(env.height * env.width, dtype=torch.bool)
+    spots[env._spot_cells] = True
+    grid &= spots.view(env.height, env.width)
+    env.set_apples(grid)
+    counts = env.neighbour_counts()
+    for b in range(4):
+        for k, cell in enumerate(env._spot_cells.tolist()):
+            r, c = divmod(cell, env.width)
+            brute = sum(int(grid[b, r + dr, c + dc]) for dr in range(-2, 3) for dc in range(-2, 3)
+                        if (dr or dc) and dr * dr + dc * dc <= 4
+                        and 0 <= r + dr < env.height and 0 <= c + dc < env.width)
+            assert counts[b, k].item() == brute
+
+
+def _open_env(n_players=2, **kw):
+    return CommonsHarvest(n_players=n_players, **kw)
+
+
+def test_moves_are_relative_to_the_orientation_and_turns():
+    env = _open_env(1)
+    env.reset(4)
+    env.set_apples(torch.zeros(4, env.height, env.width, dtype=torch.bool))
+    for move, relative in ((FORWARD, 0), (RIGHT, 1), (BACKWARD, 2), (LEFT, 3)):
+        env.place_agents(torch.full((1, 4), 12), torch.full((1, 4), 10), torch.tensor([[N, E, S, W]]))
+        env.step(torch.full((1, 4), move))
+        for b, o in enumerate((N, E, S, W)):
+            dr, dc = STEP[(o + relative) % 4]
+            assert divmod(env.positions[0, b].item(), env.width) == (12 + dr, 10 + dc)
+    env.place_agents(torch.full((1, 4), 12), torch.full((1, 4), 10), torch.tensor([[N, E, S, W]]))
+    env.step(torch.full((1, 4), TURN_LEFT))
+    assert env.orientations[0].tolist() == [W, N, E, S]
+    env.step(torch.full((1, 4), TURN_RIGHT))
+    env.step(torch.full((1, 4), TURN_RIGHT))
+    assert env.orientations[0].tolist() == [E, S, W, N]
+    assert (env.positions[0] == 12 * env.width + 10).all()
+
+
+def test_walls_and_agents_block_moves_and_conflicts_have_one_winner():
+    env = _open_env(2)
+    B = 200
+    env.reset(B, generator=make_generator(5))
+    env.set_apples(torch.zeros(B, env.height, env.width, dtype=torch.bool))
+    # into the wall: agent 0 at (1, 5) facing N; agent 1 far away
+    env.place_agents(torch.tensor([[1], [12]]), torch.tensor([[5], [12]]), torch.tensor([[N], [N]]))
+    env.step(torch.tensor([[FORWARD], [NOOP]]).expand(2, B))
+    assert (env.positions[0] == 1 * env.width + 5).all()
+    # both step into the same cell (12, 10) from left and right: exactly one gets there, at random
+    env.place_agents(torch.tensor([[12], [12]]), torch.tensor([[9], [11]]), torch.tensor([[E], [W]]))
+    env.step(torch.full((2, B), FORWARD))
+    winner = env.positions == 12 * env.width + 10
+    assert (winner.sum(0) == 1).all()
+    assert 0.35 < winner[0].float().mean() < 0.65
+    # into a standing agent: blocked
+    env.place_agents(torch.tensor([[12], [12]]), torch.tensor([[9], [10]]), torch.tensor([[E], [E]]))
+    env.step(torch.tensor([[FORWARD], [NOOP]]).expand(2, B))
+    assert (env.positions[0] == 12 * env.width + 9).all()
+
+
+def test_agents_never_share_a_cell_and_stay_off_walls():
+    env = CommonsHarvest(layout="small")
+    B = 64
+    gen = make_generator(8)
+    env.reset(B, generator=gen)
+    for _ in range(60):
+        env.step(torch.randint(8, (7, B), generator=gen))
+        on_map = env.active
+        cells = torch.where(on_map, env.positions, -1 - torch.arange(7)[:, None])
+        assert ((cells[:, None] == cells[None, :]).sum(0) == 1).all()
+        assert not (env._wall[env.positions] & on_map).any()
+
+
+def test_eating_on_arrival_only():
+    env = _open_env(1)
+    env.reset(1)
+    grid = torch.zeros(1, env.height, env.width, dtype=torch.bool)
+    grid[0, 5, 8] = True  # an apple spot of the top-left diamond
+    env.set_apples(grid)
+    env.place_agents([[6]], [[8]], [[N]])
+    r = env.step(torch.tensor([[FORWARD]]))
+    assert r.rewards.item() == 1.0 and not env.apple_grid()[0, 5, 8]
+    assert r.info["apples"].item() == 0
+    grid[0, 5, 8] = True  # an apple regrows under the standing agent: not eaten until it re-enters
+    env.set_apples(grid)
+    assert env.step(torch.tensor([[NOOP]])).rewards.item() == 0.0
+    assert env.step(torch.tensor([[TURN_LEFT]])).rewards.item() == 0.0
+    assert env.step(torch.tensor([[BACKWARD]])).rewards.item() == 0.0  # steps off to the east
+    assert env.step(torch.tensor([[FORWARD]])).rewards.item() == 1.0  # and back on
+
+
+# beam cells relative to a zapper facing north at (12, 10): (row, col, hit?)
+BEAM = [(11, 10, True), (10, 10, True), (9, 10, True), (8, 10, False),
+        (12, 9, True), (11, 9, True), (10, 9, True), (9, 9, False),
+        (12, 11, True), (11, 11, True), (10, 11, True), (9, 11, False),
+        (13, 10, False), (12, 8, False), (11, 12, False), (13, 9, False)]
+
+
+@pytest.mark.parametrize("orientation", [N, E, S, W])
+def test_zap_beam_shape_in_every_orientation(orientation):
+    env = _open_env(2)
+    B = len(BEAM)
+    env.reset(B)
+    env.set_apples(torch.zeros(B, env.height, env.width, dtype=torch.bool))
+
+    def rotate(r, c):  # rotate a cell around the zapper (12, 10), north -> orientation
+        dr, dc = r - 12, c - 10
+        for _ in range(orientation):
+            dr, dc = dc, -dr
+        return 12 + dr, 10 + dc
+
+    cells = [rotate(r, c) for r, c, _ in BEAM]
+    rows = torch.tensor([[12] * B, [r for r, _ in cells]])
+    cols = torch.tensor([[10] * B, [c for _, c in cells]])
+    env.place_agents(rows, cols, torch.tensor([[orientation] * B, [N] * B]))
+    result = env.step(torch.tensor([[ZAP] * B, [NOOP] * B]))
+    assert result.info["fired"][0].all()
+    assert result.info["zapped"][1].tolist() == [hit for _, _, hit in BEAM]
+    assert not result.info["zapped"][0].any()
+    assert result.rewards.eq(0).all()  # zapping gives and costs nothing
+
+
+def test_beam_stops_at_the_first_agent_and_at_walls():
+    layout = "\n".join([
+        "WWWWWWWWWWW",
+        "W         W",
+        "W         W",
+        "W    W    W",
+        "W         W",
+        "W         W",
+        "WPPPPPPPPPW",
+        "WWWWWWWWWWW",
+    ])
+    env = CommonsHarvest(layout=layout, n_players=3, inside_spawn_players=0)
+    env.reset(2)
+    # game 0: a wall two cells ahead shields the agent behind it; game 1: the first agent shields the second
+    env.place_agents(torch.tensor([[5, 5], [2, 4], [4, 3]]), torch.tensor([[5, 5], [5, 4], [4, 4]]),
+                     torch.tensor([[N, N], [N, N], [N, N]]))
+    zapped = env.step(torch.tensor([[ZAP, ZAP], [NOOP, NOOP], [NOOP, NOOP]])).info["zapped"]
+    assert zapped[:, 0].tolist() == [False, False, True]  # (4, 4) is on the side ray, (2, 5) behind the wall
+    assert zapped[:, 1].tolist() == [False, True, False]  # (4, 4) hit, (3, 4) behind it on the same ray
+
+
+def test_zap_cooldown_and_ready_to_shoot_channel():
+    env = _open_env(2)
+    env.reset(1)
+    env.place_agents(torch.tensor([[12], [5]]), torch.tensor([[10], [20]]), torch.tensor([[N], [N]]))
+    ready = CHANNELS.index("ready_to_shoot")
+    fired, readiness = [], []
+    for _ in range(5):
+        r = env.step(torch.tensor([[ZAP], [NOOP]]))
+        fired.append(bool(r.info["fired"][0, 0]))
+        readiness.append(r.obs[0, 0, ready, 0, 0].item())
+    assert fired == [True, False, False, True, False]
+    assert readiness == [0.0, 0.5, 1.0, 0.0, 0.5]
+
+
+def test_zapped_agent_is_removed_for_four_steps_then_returns_on_a_spawn_point():
+    env = _open_env(2)
+    env.reset(1, generator=make_generator(2))
+    env.place_agents(torch.tensor([[12], [11]]), torch.tensor([[10], [10]]), torch.tensor([[N], [S]]))
+    r = env.step(torch.tensor([[ZAP], [NOOP]]))
+    assert r.info["zapped"][1, 0] and not r.info["active"][1, 0]
+    assert r.obs[1].abs().sum() == 0  # a removed agent sees nothing
+    assert r.obs[0, 0, CHANNELS.index("agent")].sum() == 0  # and is not seen
+    actives = []
+    for _ in range(4):
+        # while removed its actions are ignored (it tries to zap its zapper)
+        r = env.step(torch.tensor([[NOOP], [ZAP]]))
+        actives.append(bool(r.info["active"][1, 0]))
+        assert not r.info["fired"][1, 0] and r.rewards[1, 0] == 0
+    assert actives == [False, False, False, True]
+    cell = env.positions[1, 0].item()
+    assert parse_layout("open")[cell // env.width][cell % env.width] == "P"
+    assert r.obs[1].abs().sum() > 0
+
+
+def _reference_view(env, b, p):
+    """The observation of agent p in game b by explicit loops (an independent implementation)."""
+    c = env.config
+    rows = parse_layout(c.layout)
+    apples = env.apple_grid()[b]
+    obs = torch.zeros(env.observation_shape)
+    if not env.active[p, b]:
+        return obs
+    r0, c0 = divmod(env.positions[p, b].item(), env.width)
+    o = env.orientations[p, b].item()
+    fwd, rgt = STEP[o], STEP[(o + 1) % 4]
+    others = {}
+    for q in range(env.n_players):
+        if q != p and env.active[q, b]:
+            others[divmod(env.positions[q, b].item(), env.width)] = (env.orientations[q, b].item() - o) % 4
+    for i in range(env.view_rows):
+        for j in range(env.view_cols):
+            a, x = c.view_ahead - i, j - c.view_sides
+            r, col = r0 + a * fwd[0] + x * rgt[0], c0 + a * fwd[1] + x * rgt[1]
+            inside = 0 <= r < env.height and 0 <= col < env.width
+            obs[0, i, j] = float(not inside or rows[r][col] == "W")
+            obs[1, i, j] = float(inside and bool(apples[r, col]))
+            if (r, col) in others:
+                rel = others[(r, col)]
+                obs[2, i, j] = 1.0
+                obs[3, i, j] = (1.0, 0.0, -1.0, 0.0)[rel]
+                obs[4, i, j] = (0.0, 1.0, 0.0, -1.0)[rel]
+    obs[5] = 1.0 - env.cooldown[p, b].item() / c.zap_cooldown
+    return obs
+
+
+@pytest.mark.parametrize("layout, view", [
+    ("open", {}), ("small", {"view_ahead": 5, "view_sides": 3, "view_behind": 2})])
+def test_view_window_matches_a_loop_implementation(layout, view):
+    env = CommonsHarvest(layout=layout, **view)
+    gen = make_generator(6)
+    env.reset(3, generator=gen)
+    for _ in range(25):
+        result = env.step(torch.randint(8, (7, 3), generator=gen))
+    assert result.info["active"].any()
+    for b in range(3):
+        for p in range(7):
+            assert torch.equal(result.obs[p, b], _reference_view(env, b, p)), (b, p)
+
+
+def test_view_shows_wall_behind_an_agent_at_the_bottom():
+    env = _open_env(1)
+    obs = env.reset(1)
+    obs = env.place_agents([[16]], [[10]], [[N]])
+    walls = obs[0, 0, CHANNELS.index("wall")]
+    assert walls[10].eq(1).all()  # the row behind is the bottom wall
+    assert walls[9, 0] == 0 and walls[9, 5] == 0  # own row: floor
+
+
+def test_observations_permute_with_the_players():
+    env = CommonsHarvest()
+    gen = make_generator(9)
+    env.reset(2, generator=gen)
+    for _ in range(10):
+        env.step(torch.randint(8, (7, 2), generator=gen))
+    perm = torch.randperm(7, generator=gen)
+    obs = env._observe()
+    env.positions, env.orientations = env.positions[perm], env.orientations[perm]
+    env.active, env.cooldown = env.active[perm], env.cooldown[perm]
+    permuted = env._observe()
+    assert torch.equal(permuted, obs[perm])
+
+
+def test_episode_length_distribution():
+    config = CommonsConfig()
+    gen = make_generator(11)
+    lengths = torch.tensor([sample_episode_length(config, gen) for _ in range(4000)])
+    assert lengths.min() >= 1000 and lengths.max() <= 5000
+    assert ((lengths - 1000) % 100 == 0).all()
+    k = (lengths - 1000) // 100
+    # P(k) = 0.85^k 0.15 (capped): compare P(k = 0), P(k = 1) and the mean
+    for value, p in ((0, 0.15), (1, 0.15 * 0.85)):
+        freq = (k == value).double().mean().item()
+        assert abs(freq - p) < 4.5 * math.sqrt(p * (1 - p) / 4000)
+    n_max = 40
+    probs = torch.tensor([0.85 ** j * 0.15 for j in range(n_max)] + [0.85 ** n_max], dtype=torch.float64)
+    mean = (probs * torch.arange(n_max + 1, dtype=torch.float64)).sum().item()
+    assert abs(k.double().mean().item() - mean) < 4.5 * (k.double().std().item() / math.sqrt(4000))
+    assert sample_episode_length(CommonsConfig(end_probability=1.0), gen) == 1000
+    assert sample_episode_length(CommonsConfig(min_steps=1050, end_probability=1.0), gen) == 1100
+    assert sample_episode_length(CommonsConfig(end_probability=0.0), gen) == 5000
+
+
+def test_the_whole_batch_ends_at_the_drawn_length():
+    env = CommonsHarvest(layout="small", min_steps=6, end_interval=3, end_probability=0.5, max_steps=30)
+    gen = make_generator(1)
+    env.reset(5, generator=gen)
+    length = env.current_length
+    assert 6 <= length <= 30 and length % 3 == 0 and env.episode_length == 6
+    for t in range(1, length + 1):
+        done = env.step(torch.zeros(7, 5, dtype=torch.long)).done
+        assert done.tolist() == [t == length] * 5
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(torch.zeros(7, 5, dtype=torch.long))
+    # the length is drawn from the reset's generator: reproducible, and it varies
+    drawn = []
+    for seed in range(12):
+        env.reset(1, generator=make_generator(seed))
+        drawn.append(env.current_length)
+    env.reset(1, generator=make_generator(0))
+    assert env.current_length == drawn[0] and len(set(drawn)) > 1
+
+
+def test_same_seed_same_episode_different_seeds_differ():
+    def run(seed):
+        env = CommonsHarvest(layout="small", min_steps=40, end_interval=40, end_probability=1.0)
+        trace = []
+        collect_rewards(env, RandomAgent(8), 8, generator=make_generator(seed),
+                        on_step=lambda r: trace.append(torch.cat([env.positions, env.apples.T.long()])))
+        return torch.stack(trace)
+
+    assert torch.equal(run(5), run(5))
+    assert not torch.equal(run(5), run(6))
+
+
+def test_classroom_preset():
+    env = CommonsHarvest(CommonsConfig.classroom())
+    assert env.observation_shape == (6, 7, 7) and env.n_players == 7 and env.n_spots == 11
+    rewards = collect_rewards(env, RandomAgent(8), 2, generator=make_generator(0))
+    assert rewards.shape[:2] == (7, 2) and 100 <= rewards.shape[2] <= 400
+
+
+def test_bad_input_and_bad_settings_give_clear_errors():
+    env = CommonsHarvest(layout="small")
+    env.reset(2)
+    with pytest.raises(ValueError, match="7"):
+        env.step(torch.zeros(2, 2, dtype=torch.long))  # wrong number of players
+    with pytest.raises(ValueError, match=r"\[0, 7\]"):
+        env.step(torch.full((7, 2), 8))
+    with pytest.raises(TypeError, match="integer"):
+        env.step(torch.zeros(7, 2))
+    with pytest.raises(TypeError, match="unknown CommonsHarvest settings"):
+        CommonsHarvest(n_agents=7)
+    with pytest.raises(ValueError, match="surrounded by walls"):
+        CommonsHarvest(layout="WWW\nW A\nWWW")
+    with pytest.raises(ValueError, match="unknown characters"):
+        CommonsHarvest(layout="WWWW\nWXPW\nWWWW")
+    with pytest.raises(ValueError, match="spawn points"):
+        CommonsHarvest(layout="WWWWW\nWAPPW\nWWWWW")
+    with pytest.raises(ValueError, match="regrowth_probabilities"):
+        CommonsHarvest(regrowth_probabilities=(0.0, 1.5))
+    with pytest.raises(ValueError, match="n_players"):
+        CommonsHarvest(n_players=0)
+    with pytest.raises(ValueError, match="share a cell"):
+        env.place_agents(torch.full((7, 2), 4), torch.full((7, 2), 4), torch.zeros(7, 2))
+    with pytest.raises(ValueError, match="apple spots"):
+        env.set_apples(torch.ones(2, env.height, env.width, dtype=torch.bool))
+    assert set(LAYOUTS) == {"open", "small"}
+
+
+def test_render_draws_a_game():
+    import matplotlib.pyplot as plt
+
+    env = CommonsHarvest()
+    env.reset(2, generator=make_generator(0))
+    rows = torch.tensor([12, 11, 15, 15, 15, 15, 15])[:, None].expand(7, 2)
+    cols = torch.tensor([10, 10, 2, 4, 6, 8, 12])[:, None].expand(7, 2)
+    env.place_agents(rows, cols, torch.zeros(7, 2, dtype=torch.long))
+    env.step(torch.tensor([[ZAP] * 2] + [[NOOP] * 2] * 6))
+    snap = env.snapshot(1)
+    assert (11, 10) in snap["beam"] and not snap["agents"][1]["active"]
+    ax = env.render(1)
+    assert ax.get_title().startswith("Commons Harvest, t = 1")
+    plt.close("all")
