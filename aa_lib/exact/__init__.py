@@ -25,3 +25,7 @@ from .memory_one import (
     per_step_values,
     policy_logits,
 )
+
+# Theory modules (issue 3): exact estimator expectations, the exact opponent-shaping
+# term, LOLA's second-order term, Nash checks; imported as submodules.
+from . import comparisons, estimators, lola_form, nash, shaping, tabular  # noqa: E402,F401

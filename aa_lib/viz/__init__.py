@@ -1,0 +1,10 @@
+"""Plots and ipywidgets dashboards for the course.
+
+Submodules are imported on demand (``from aa_lib.viz.games import ...``), never
+eagerly here, so that importing :mod:`aa_lib` does not pull in matplotlib or
+ipywidgets:
+
+- :mod:`aa_lib.viz.games` -- payoff regions, payoff tables, the payoff editor.
+- :mod:`aa_lib.viz.learning` -- exact learning runs: reward curves, P(C | state)
+  trajectories, final policies, the learning explorer.
+"""
