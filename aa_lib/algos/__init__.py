@@ -1,0 +1,53 @@
+"""Learning rules, one file each; every one is a loss on a batch of trajectories.
+
+``make_algorithm(name, **options)`` builds one by name:
+
+=================  ==========================================================
+``naive``          naive actor-critic (REINFORCE with a critic baseline, eq. 3)
+``ppo``            PPO (clipped surrogate)
+``ppo_sr``         PPO on the sum of all players' rewards (prosocial baseline)
+``aa``             Advantage Alignment (eq. 8; ``normalise=True`` gives eq. 59)
+``paa``            Proximal Advantage Alignment (eqs. 9-10)
+``aa_cooperative`` / ``aa_empathetic`` / ``aa_vengeful`` / ``aa_spiteful``
+                   sign-mask ablations (App. C.2)
+``loqa``           LOQA as an AA estimator (Theorem 2, eq. 53)
+``lola_dice``      LOLA with the DiCE estimator and a look-ahead step
+=================  ==========================================================
+"""
+from __future__ import annotations
+
+from functools import partial
+
+from .advantage_alignment import SIGN_MASKS, AdvantageAlignment, ProximalAdvantageAlignment
+from .base import LearnerBatch, PolicyGradientAlgorithm, time_discounts
+from .lola_dice import LolaDice, dice_objective, magic_box
+from .loqa import LOQA, loqa_opponent_probs
+from .naive import NaiveActorCritic
+from .ppo import PPO, PPOSummedRewards
+
+__all__ = [
+    "ALGORITHMS", "make_algorithm", "LearnerBatch", "PolicyGradientAlgorithm", "NaiveActorCritic", "PPO",
+    "PPOSummedRewards", "AdvantageAlignment", "ProximalAdvantageAlignment", "LOQA", "LolaDice",
+    "SIGN_MASKS", "dice_objective", "magic_box", "loqa_opponent_probs", "time_discounts",
+]
+
+ALGORITHMS = {
+    "naive": NaiveActorCritic,
+    "ppo": PPO,
+    "ppo_sr": PPOSummedRewards,
+    "aa": AdvantageAlignment,
+    "paa": ProximalAdvantageAlignment,
+    "loqa": LOQA,
+    "lola_dice": LolaDice,
+}
+ALGORITHMS.update({f"aa_{mask}": partial(AdvantageAlignment, sign_mask=mask) for mask in SIGN_MASKS})
+
+
+def make_algorithm(name: str, **options):
+    """Build the learning rule called ``name`` (see the module table) with ``options``."""
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; choose one of {sorted(ALGORITHMS)}")
+    try:
+        return ALGORITHMS[name](**options)
+    except TypeError as err:
+        raise TypeError(f"bad options for algorithm {name!r}: {err}") from None

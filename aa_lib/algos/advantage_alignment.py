@@ -1,0 +1,80 @@
+"""Advantage Alignment (eq. 8 / eq. 59), its four sign-mask ablations, and Proximal AA (eqs. 9-10).
+
+The actor weight of step t is (eq. 10, Algorithm 1 "summing equation 3 and equation 8")
+
+    A*_t = A^1_t + beta * shaping_t,    shaping_t = gamma^(t+1) (sum_{k<t} gamma^(t-k) A^1_k) A^2_t
+
+with :func:`aa_lib.advantages.shaping_term` computing ``shaping_t`` (summed over
+co-players for more than two players, eq. 66). ``normalise=True`` replaces the
+discounting by ``1/(1+t)`` (eq. 59, the paper's implementation). Sign masks
+(App. C.2) zero the shaping term in one quadrant of (sign of past own advantages,
+sign of the co-player's current advantage).
+
+Advantage Alignment uses the REINFORCE surrogate (one update per batch);
+Proximal Advantage Alignment feeds the same ``A*`` to PPO's clipped surrogate (eq. 9).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from .base import LearnerBatch, PolicyGradientAlgorithm
+
+from ..advantages import SIGN_MASKS as _SIGN_CASES
+from ..advantages import shaping_term
+
+__all__ = ["AdvantageAlignment", "ProximalAdvantageAlignment", "SIGN_MASKS"]
+
+#: Sign-mask ablations of App. C.2 (quadrant that is masked out).
+SIGN_MASKS = tuple(_SIGN_CASES)  # ("cooperative", "empathetic", "vengeful", "spiteful")
+
+
+@dataclass
+class AdvantageAlignment(PolicyGradientAlgorithm):
+    """Advantage Alignment: ``w_t = A^1_t + beta * shaping_t`` in a REINFORCE surrogate.
+
+    Fields (besides those of :class:`~aa_lib.algos.base.PolicyGradientAlgorithm`):
+    """
+
+    name = "aa"
+    #: Advantage Alignment weight beta (Table 1: 0.3, Table 2: 0.25, Table 3: 3.0, Table 4: 1.0).
+    beta: float = 0.3
+    #: Discount of past advantages in the shaping term ("Advantage Alignment Discount
+    #: Factor", Tables 1-2: 0.9). None: the default of ``shaping_term`` (the game's gamma,
+    #: or 1 with ``normalise``).
+    aa_gamma: Optional[float] = 0.9
+    #: Use the 1/(1+t) normalisation of eq. 59 instead of the discounting of eq. 8.
+    normalise: bool = False
+    #: Per-step prefactor of the shaping term (``aa_lib.advantages.TIME_WEIGHTS``); None:
+    #: ``gamma^(t+1)`` of eq. 8 (or ``1/(1+t)`` with ``normalise``).
+    time_weight: Optional[str] = None
+    #: None or one of SIGN_MASKS (App. C.2 ablations).
+    sign_mask: Optional[str] = None
+
+    def __post_init__(self):
+        if self.sign_mask is not None and self.sign_mask not in SIGN_MASKS:
+            raise ValueError(f"sign_mask must be None or one of {SIGN_MASKS}, got {self.sign_mask!r}")
+
+    def shaping_options(self, batch: LearnerBatch) -> dict:
+        """Keyword options passed to :func:`aa_lib.advantages.shaping_term`."""
+        return {"normalise": self.normalise, "sign_mask": self.sign_mask, "past_discount": self.aa_gamma,
+                "time_weight": self.time_weight}
+
+    def shaping(self, batch: LearnerBatch) -> torch.Tensor:
+        """The Advantage Alignment term ``[N, T]`` (before beta)."""
+        own = batch.advantages if batch.shaping_advantages is None else batch.shaping_advantages
+        return shaping_term(own, batch.other_advantages, batch.gamma, **self.shaping_options(batch))
+
+    def weights(self, batch: LearnerBatch) -> torch.Tensor:
+        return batch.advantages + self.beta * self.shaping(batch)
+
+
+@dataclass
+class ProximalAdvantageAlignment(AdvantageAlignment):
+    """Proximal AA: the modified advantage ``A*`` (eq. 10) in PPO's clipped surrogate (eq. 9)."""
+
+    name = "paa"
+    clip: Optional[float] = 0.2
+    n_epochs: int = 4

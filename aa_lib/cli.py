@@ -1,0 +1,205 @@
+"""The ``aa`` command: train, run leagues and probe policies from the shell.
+
+    aa train ipd --algo aa --preset classroom --run-dir runs/ipd_aa
+    aa train coin --algo ppo --preset paper --device cuda --iterations 2000
+    aa league ipd --agent AA=runs/ipd_aa/checkpoint.pt --scripted AC AD TFT --out runs/league
+    aa probe runs/ipd_aa/checkpoint.pt --opponent random
+
+A run directory receives ``config.json``, ``metrics.csv``, ``metrics.jsonl``,
+``checkpoint.pt`` (latest, resumable with ``--resume``) and ``best.pt`` (highest
+mean reward, as the paper keeps for Negotiation).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+import time
+from dataclasses import fields, replace
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def _parse_value(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _overrides(pairs) -> dict:
+    """``["batch_size=64", "algo_options={'beta': 1.0}"]`` -> dict of TrainConfig fields."""
+    from .training.config import TrainConfig
+
+    known = {f.name for f in fields(TrainConfig)}
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        if key not in known:
+            raise SystemExit(f"--set: unknown config field {key!r}; known: {sorted(known)}")
+        out[key] = _parse_value(value)
+    return out
+
+
+def cmd_train(args) -> int:
+    from .presets import preset
+    from .training import CheckpointCallback, MetricLogger, ProgressBar, Trainer
+
+    run_dir = Path(args.run_dir or f"runs/{args.game}_{args.algo}_{args.preset}_s{args.seed}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = run_dir / "checkpoint.pt"
+    callbacks = [MetricLogger(run_dir / "metrics.csv", run_dir / "metrics.jsonl"),
+                 CheckpointCallback(checkpoint, every=args.checkpoint_every, best_path=run_dir / "best.pt")]
+    if not args.quiet:
+        callbacks.append(ProgressBar(every=5))
+    if args.resume and checkpoint.exists():
+        trainer = Trainer.from_checkpoint(checkpoint, callbacks, device=args.device)
+        if args.iterations is not None:
+            trainer.config = replace(trainer.config, iterations=args.iterations)
+        print(f"resumed {checkpoint} at iteration {trainer.iteration}")
+    else:
+        overrides = _overrides(args.set)
+        for name in ("iterations", "batch_size", "seed", "device"):
+            value = getattr(args, name)
+            if value is not None:
+                overrides[name] = value
+        config = preset(args.game, args.algo, args.preset, **overrides)
+        trainer = Trainer(config, callbacks)
+    (run_dir / "config.json").write_text(json.dumps(trainer.config.to_dict(), indent=2))
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    start = time.time()
+    history = trainer.train()
+    summary = {"iterations": trainer.iteration, "wall_time_s": round(time.time() - start, 1),
+               "final": history[-1] if history else {}}
+    if trainer.config.game == "ipd":
+        import torch
+
+        from .evaluation import cooperation_probe
+
+        probe = cooperation_probe(trainer.policy, trainer.env, "self", 1024, torch.Generator(
+            device=trainer.device).manual_seed(0))
+        summary["p_cooperate_self_play"] = probe.probabilities
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _load_agents(args, env):
+    from .agents.scripted import scripted_agent
+    from .evaluation import load_policy
+
+    agents = {}
+    for spec in args.agent or []:
+        if "=" not in spec:
+            raise SystemExit(f"--agent expects NAME=ckpt1,ckpt2,..., got {spec!r}")
+        name, paths = spec.split("=", 1)
+        agents[name] = [load_policy(p, device=args.device) for p in paths.split(",")]
+    for name in args.scripted or []:
+        agents[name] = [scripted_agent(env, name)]
+    if not agents:
+        raise SystemExit("give at least one --agent or --scripted")
+    return agents
+
+
+def cmd_league(args) -> int:
+    from .evaluation import run_league
+    from .training.envs import make_env
+
+    options = json.loads(args.game_options) if args.game_options else {}
+    env = make_env(args.game, device=args.device, **options)
+    result = run_league(env, _load_agents(args, env), args.batch_size, args.episodes, args.seed)
+    print(result.to_text())
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "league.json").write_text(json.dumps({"names": result.names, "table": result.table.tolist(),
+                                                     "opponent_table": result.opponent_table.tolist(),
+                                                     "std": result.std.tolist()}, indent=2))
+        import matplotlib
+
+        matplotlib.use("Agg")
+        result.heatmap().savefig(out / "league.png", dpi=120, bbox_inches="tight")
+    return 0
+
+
+def cmd_probe(args) -> int:
+    import torch
+
+    from .evaluation import cooperation_probe, exploitability, load_policy
+    from .training.checkpoint import load_checkpoint
+    from .training.envs import make_env
+
+    config = load_checkpoint(args.checkpoint)["config"]
+    if config["game"] != "ipd":
+        raise SystemExit(f"aa probe needs an IPD checkpoint, got game {config['game']!r}")
+    env = make_env("ipd", device=args.device, **config["game_options"])
+    policy = load_policy(args.checkpoint, device=args.device)
+    gen = torch.Generator(device=args.device).manual_seed(args.seed)
+    probe = cooperation_probe(policy, env, args.opponent, args.batch_size, gen)
+    result = {"p_cooperate": probe.probabilities, "visits": probe.counts,
+              "vs_always_defect": exploitability(policy, env, "AD", args.batch_size, gen)}
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .algos import ALGORITHMS
+    from .training.envs import GAMES
+
+    parser = argparse.ArgumentParser(prog="aa", description="Advantage Alignment: train, league, probe.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a learner on a game")
+    train.add_argument("game", choices=sorted(GAMES))
+    train.add_argument("--algo", default="aa", choices=sorted(ALGORITHMS))
+    train.add_argument("--preset", default="classroom", choices=["paper", "classroom"])
+    train.add_argument("--iterations", type=int)
+    train.add_argument("--batch-size", type=int, dest="batch_size")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", default=None, help="cpu (default) or cuda")
+    train.add_argument("--run-dir", help="output folder (default runs/<game>_<algo>_<preset>_s<seed>)")
+    train.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override TrainConfig fields")
+    train.add_argument("--checkpoint-every", type=int, default=50)
+    train.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
+    train.add_argument("--threads", type=int, help="torch CPU threads")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    league = sub.add_parser("league", help="head-to-head league, seeds x seeds")
+    league.add_argument("game", choices=sorted(GAMES))
+    league.add_argument("--agent", nargs="*", metavar="NAME=CKPT[,CKPT...]", help="learned agents (one per seed)")
+    league.add_argument("--scripted", nargs="*", metavar="NAME", help="scripted agents, e.g. AC AD TFT Random")
+    league.add_argument("--game-options", help='JSON, e.g. \'{"episode_length": 16}\'')
+    league.add_argument("--batch-size", type=int, default=256)
+    league.add_argument("--episodes", type=int, default=1)
+    league.add_argument("--seed", type=int, default=0)
+    league.add_argument("--device", default="cpu")
+    league.add_argument("--out", help="folder for league.json and league.png")
+    league.set_defaults(func=cmd_league)
+
+    probe = sub.add_parser("probe", help="P(cooperate | previous joint action) of an IPD policy")
+    probe.add_argument("checkpoint")
+    probe.add_argument("--opponent", default="self", choices=["self", "random"])
+    probe.add_argument("--batch-size", type=int, default=1024)
+    probe.add_argument("--seed", type=int, default=0)
+    probe.add_argument("--device", default="cpu")
+    probe.set_defaults(func=cmd_probe)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "device", None) is None and args.command == "train":
+        args.device = None
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Named training presets: the paper's hyperparameters (App. B, Tables 1-4) and a classroom preset.
+
+``preset(game, algo, name="classroom", **overrides) -> TrainConfig``.
+
+- ``"paper"``: the values of Tables 1-4 (batch 2048 for the IPD, 16384 for
+  Negotiation, replay buffers of 10000 agents...). Hours on a CPU; use a GPU.
+- ``"classroom"``: small batches, larger learning rates and a short run that
+  reproduce the qualitative result on a 2-core CPU in minutes (see
+  ``experiments/`` for the measured numbers and wall times).
+
+Algorithm options that the tables give for Advantage Alignment (AA weight, AA
+discount, entropy) are applied to every algorithm where they make sense
+(the entropy bonus for all; beta and the AA discount for the AA family).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Dict
+
+from .training.config import TrainConfig
+
+__all__ = ["PRESETS", "preset", "AA_FAMILY"]
+
+#: Algorithms that take ``beta`` / ``aa_gamma`` options.
+AA_FAMILY = ("aa", "paa", "loqa", "aa_cooperative", "aa_empathetic", "aa_vengeful", "aa_spiteful")
+
+# (game, preset) -> (TrainConfig fields, algorithm options shared by all, AA-family options)
+PRESETS: Dict[tuple, tuple] = {
+    # Table 1: IPD, full history (GRU), T = 16, gamma 0.9.
+    ("ipd", "paper"): (
+        dict(game_options={"episode_length": 16}, batch_size=2048, gamma=0.9, actor_lr=1e-4, critic_lr=1e-3,
+             critic_ema=0.99, hidden=64, replay_capacity=10000, replay_push_every=1,
+             current_agent_fraction=0.0, iterations=5000),
+        dict(entropy_coef=0.15), dict(beta=0.3, aa_gamma=0.9)),
+    # Classroom: GRU policy, feed-forward critic (fast, exact for memory-one play), centred
+    # advantages, beta 1 (the paper's 0.3 is too weak at this batch size and run length).
+    ("ipd", "classroom"): (
+        dict(game_options={"episode_length": 16}, batch_size=256, gamma=0.9, actor_lr=1e-3, critic_lr=3e-3,
+             critic_ema=0.9, critic_updates=4, critic_recurrent=False, center_advantages=True, hidden=32,
+             replay_capacity=50, replay_push_every=5, current_agent_fraction=0.5, iterations=200),
+        dict(entropy_coef=0.15), dict(beta=1.0, aa_gamma=0.9)),
+    # Table 2: Coin Game (league episodes of 16 steps), gamma 0.96.
+    ("coin", "paper"): (
+        dict(game_options={"episode_length": 16}, batch_size=512, gamma=0.96, actor_lr=2e-3, critic_lr=5e-3,
+             critic_ema=0.99, hidden=64, replay_capacity=10000, replay_push_every=10,
+             current_agent_fraction=0.0, iterations=5000),
+        dict(entropy_coef=0.1), dict(beta=0.25, aa_gamma=0.9)),
+    ("coin", "classroom"): (
+        dict(game_options={"episode_length": 16}, batch_size=128, gamma=0.96, actor_lr=1e-3, critic_lr=3e-3,
+             critic_ema=0.9, critic_updates=4, critic_recurrent=False, center_advantages=True, hidden=32,
+             replay_capacity=50, replay_push_every=10, current_agent_fraction=0.5, iterations=300),
+        dict(entropy_coef=0.05), dict(beta=1.0, aa_gamma=0.9)),
+    # Table 3: Negotiation, trajectories of 50 rounds, gradient clipping 1.0.
+    ("negotiation", "paper"): (
+        dict(game_options={"episode_length": 50}, batch_size=16384, gamma=0.96, actor_lr=1e-3, critic_lr=1e-3,
+             critic_ema=0.99, hidden=64, max_grad_norm=1.0, iterations=1000),
+        dict(entropy_coef=0.005), dict(beta=3.0, aa_gamma=0.9)),
+    ("negotiation", "classroom"): (
+        dict(game_options={"episode_length": 16}, batch_size=128, gamma=0.96, actor_lr=1e-3, critic_lr=3e-3,
+             critic_ema=0.9, critic_updates=4, center_advantages=True, hidden=32, max_grad_norm=1.0,
+             iterations=300),
+        dict(entropy_coef=0.005), dict(beta=3.0, aa_gamma=0.9)),
+    # Table 4: Commons Harvest (Proximal AA), 5 on-policy agents + 2 replayed, gamma 0.99.
+    ("commons", "paper"): (
+        dict(batch_size=512, horizon=30, gamma=0.99, actor_lr=1e-5, critic_lr=1e-5, max_grad_norm=10.0,
+             replay_capacity=10000, replay_seats=2, current_agent_fraction=0.0, iterations=34000),
+        dict(entropy_coef=0.1, clip=0.1, n_epochs=2, standardize=True), dict(beta=1.0)),
+    ("commons", "classroom"): (
+        dict(batch_size=8, horizon=20, gamma=0.99, actor_lr=3e-4, critic_lr=1e-3, max_grad_norm=10.0, hidden=32,
+             replay_capacity=20, replay_seats=2, current_agent_fraction=0.0, iterations=50),
+        dict(entropy_coef=0.1, standardize=True), dict(beta=1.0)),
+}
+
+_CLIPPED = ("ppo", "ppo_sr", "paa")
+
+
+def preset(game: str, algo: str, name: str = "classroom", **overrides) -> TrainConfig:
+    """The :class:`TrainConfig` of preset ``name`` for ``game`` trained with ``algo``.
+
+    ``overrides`` replace TrainConfig fields; ``algo_options`` given there are merged
+    into the preset's algorithm options.
+    """
+    if (game, name) not in PRESETS:
+        known = sorted({n for _, n in PRESETS})
+        raise ValueError(f"no preset {name!r} for game {game!r}; presets: {known}, games: "
+                         f"{sorted({g for g, _ in PRESETS})}")
+    fields, shared, aa_options = PRESETS[(game, name)]
+    algo_options = dict(shared)
+    if algo not in _CLIPPED:
+        algo_options.pop("clip", None)
+        algo_options.pop("n_epochs", None)
+    if algo in AA_FAMILY:
+        algo_options.update(aa_options)
+    if algo == "lola_dice":
+        algo_options = {k: v for k, v in algo_options.items() if k == "entropy_coef"}
+    algo_options.update(overrides.pop("algo_options", {}))
+    config = TrainConfig(game=game, algo=algo, algo_options=algo_options, **fields)
+    return replace(config, **overrides) if overrides else config

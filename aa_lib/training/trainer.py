@@ -1,0 +1,401 @@
+"""The training loop shared by every learning rule (Algorithm 1 / Algorithm 2 of the paper).
+
+One iteration:
+
+1. choose who plays: the current agent in every seat (self-play), or, in a
+   fraction of the games, past agents from the replay buffer in the last seats;
+2. collect a batch of episodes (:func:`~aa_lib.training.rollout.collect_mixed_rollout`: every
+   group of games with its own players, stepped as one batch);
+3. evaluate each seat's critic: advantages by GAE (actor) and lambda-returns of
+   the EMA target network (critic targets);
+4. update the critic (TD regression), then the actor with the learning rule's loss
+   (entropy bonus, gradient clipping); stop with :class:`NonFiniteLossError` on NaN/inf;
+5. move the target network (EMA) and push to the replay buffer.
+
+Everything random draws from two explicit generators (rollouts, and opponent
+sampling), and :meth:`Trainer.state_dict` captures parameters, optimiser
+states, buffer, generators and history, so a resumed run continues bit for bit.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+from ..agents.critics import EmaTarget, make_critic
+from ..agents.policies import MemoryOnePolicy, make_policy
+from ..algos import LearnerBatch, LolaDice, loqa_opponent_probs, make_algorithm
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .envs import make_env
+from .replay import AgentReplayBuffer
+from .rollout import Trajectory, collect_mixed_rollout
+
+from ..advantages import gae
+
+__all__ = ["Learner", "Trainer", "NonFiniteLossError", "SeatEstimates"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite; the message names the iteration and the loss."""
+
+
+def _check_loss(loss: torch.Tensor, what: str, iteration: int) -> None:
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError(
+            f"{what} is {float(loss.detach())} at training iteration {iteration}; training stopped "
+            "(lower the learning rate, clip gradients, or check the rewards)")
+
+
+class Learner:
+    """One learning agent: policy, critic, EMA target critic and their Adam optimisers."""
+
+    def __init__(self, policy: torch.nn.Module, critic: torch.nn.Module, actor_lr: float, critic_lr: float):
+        self.policy = policy
+        self.critic = critic
+        self.target = EmaTarget(critic)
+        self.actor_opt = torch.optim.Adam(policy.parameters(), lr=actor_lr)
+        self.critic_opt = torch.optim.Adam(critic.parameters(), lr=critic_lr)
+
+    def state_dict(self) -> dict:
+        return {"policy": self.policy.state_dict(), "critic": self.critic.state_dict(),
+                "target": self.target.state_dict(), "actor_opt": self.actor_opt.state_dict(),
+                "critic_opt": self.critic_opt.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.policy.load_state_dict(state["policy"])
+        self.critic.load_state_dict(state["critic"])
+        self.target.load_state_dict(state["target"])
+        self.actor_opt.load_state_dict(state["actor_opt"])
+        self.critic_opt.load_state_dict(state["critic_opt"])
+
+
+@dataclass
+class _Chunk:
+    """A group of games with the same policy in each seat."""
+
+    policies: List[torch.nn.Module]
+    learner_seats: List[bool]
+    size: int
+
+
+@dataclass
+class SeatEstimates:
+    """Critic estimates of every seat, each ``[P, B, T]`` (``q`` is ``[P, B, T, n]`` or None)."""
+
+    advantages: torch.Tensor
+    returns: torch.Tensor
+    values: torch.Tensor
+    q: Optional[torch.Tensor]
+    #: ``[P, B, T]`` advantages for the shaping term (``TrainConfig.shaping_gae_lambda``), or None
+    #: when they equal ``advantages``.
+    shaping_advantages: Optional[torch.Tensor] = None
+
+
+class Trainer:
+    """Train one self-play learner (or one learner per seat) with a learning rule.
+
+    Args:
+        config: a :class:`~aa_lib.training.config.TrainConfig`.
+        callbacks: objects with optional ``on_train_start(trainer)``,
+            ``on_iteration_end(trainer, metrics)`` and ``on_train_end(trainer)``.
+        env: an environment instance (default: built from ``config.game``).
+    """
+
+    def __init__(self, config: TrainConfig, callbacks: Sequence = (), env=None):
+        self.config = config
+        self.device = torch.device(config.device)
+        self.env = env if env is not None else make_env(config.game, device=self.device, **config.game_options)
+        self.algo = make_algorithm(config.algo, **config.algo_options)
+        if isinstance(self.algo, LolaDice) and self.env.n_players != 2:
+            raise ValueError("lola_dice supports two-player games only")
+        self.callbacks = list(callbacks)
+        n_learners = 1 if config.self_play else self.env.n_players
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.learners = [self._build_learner() for _ in range(n_learners)]
+        self.rollout_generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.control_generator = torch.Generator().manual_seed(config.seed + 7919)
+        use_buffer = config.self_play and config.replay_capacity > 0
+        self.buffer = AgentReplayBuffer(config.replay_capacity, config.replay_push_every) if use_buffer else None
+        self._spares: Dict[tuple, torch.nn.Module] = {}
+        self.iteration = 0
+        self.history: List[Dict[str, float]] = []
+
+    # ----------------------------------------------------------------- building
+    def _build_learner(self) -> Learner:
+        cfg, env = self.config, self.env
+        if cfg.policy == "memory_one":
+            policy = MemoryOnePolicy()
+        else:
+            policy = make_policy(env, cfg.hidden, cfg.recurrent)
+        horizon = cfg.horizon or env.episode_length
+        value_scale = float(sum(cfg.gamma ** t for t in range(horizon)))  # size of a return per unit reward
+        critic_recurrent = cfg.recurrent if cfg.critic_recurrent is None else cfg.critic_recurrent
+        critic = make_critic(env, cfg.hidden, critic_recurrent, q_values=self.algo.needs_q_values,
+                             value_scale=value_scale)
+        return Learner(policy.to(self.device), critic.to(self.device), cfg.actor_lr, cfg.critic_lr)
+
+    @property
+    def policy(self) -> torch.nn.Module:
+        """The (first) learner's policy."""
+        return self.learners[0].policy
+
+    def _seat_learner(self, seat: int) -> Learner:
+        return self.learners[0] if self.config.self_play else self.learners[seat]
+
+    def _spare(self, key: tuple) -> torch.nn.Module:
+        if key not in self._spares:
+            self._spares[key] = copy.deepcopy(self.policy).requires_grad_(False)
+        return self._spares[key]
+
+    # ------------------------------------------------------------------ one step
+    def _plan(self) -> List[_Chunk]:
+        """Who plays in which games this iteration (current agent and replayed agents)."""
+        cfg, P, B = self.config, self.env.n_players, self.config.batch_size
+        if not cfg.self_play:
+            return [_Chunk([l.policy for l in self.learners], [True] * P, B)]
+        current = self.policy
+        if self.buffer is None or len(self.buffer) == 0:
+            return [_Chunk([current] * P, [True] * P, B)]
+        n_current = int(round(B * cfg.current_agent_fraction))
+        n_replay = B - n_current
+        k = min(cfg.replay_seats, P - 1)
+        chunks = [_Chunk([current] * P, [True] * P, n_current)] if n_current else []
+        groups = min(cfg.replay_groups, n_replay)
+        for g in range(groups):
+            size = n_replay // groups + (1 if g < n_replay % groups else 0)
+            picks = self.buffer.sample_indices(k, self.control_generator)
+            opponents = [self.buffer.load_into(ix, self._spare((g, s))) for s, ix in enumerate(picks)]
+            chunks.append(_Chunk([current] * (P - k) + opponents, [True] * (P - k) + [False] * k, size))
+        return chunks
+
+    def _times(self, horizon: int) -> torch.Tensor:
+        return torch.arange(horizon + 1, device=self.device, dtype=torch.float32) / self.env.episode_length
+
+    @torch.no_grad()
+    def estimate(self, traj: Trajectory) -> SeatEstimates:
+        """Advantages (GAE, online critic), critic targets (lambda-returns of the EMA target)
+        and, for LOQA, Q-values, for every seat ``[P, B, T]``."""
+        cfg, T = self.config, traj.horizon
+        if traj.dones[:, :-1].any():
+            raise ValueError("episodes must not end before the last step of a rollout")
+        not_done = (~traj.dones[:, -1]).float()
+        rewards = traj.rewards.sum(0, keepdim=True).expand_as(traj.rewards) if self.algo.reward_sharing \
+            else traj.rewards
+        obs_all, times = traj.obs_with_final(), self._times(T)
+        shaping_lambda = cfg.gae_lambda if cfg.shaping_gae_lambda is None else cfg.shaping_gae_lambda
+        separate = hasattr(self.algo, "shaping") and shaping_lambda != cfg.gae_lambda
+        out = {"adv": [], "ret": [], "val": [], "q": [], "shaping": []}
+        for seat in range(traj.n_players):
+            learner = self._seat_learner(seat)
+            values, q = learner.critic.values_and_q(obs_all[seat], times)
+            target = learner.target(obs_all[seat], times)
+            adv = gae(rewards[seat], values[:, :T], cfg.gamma, cfg.gae_lambda, next_value=values[:, T] * not_done)
+            if separate:
+                shaping = gae(rewards[seat], values[:, :T], cfg.gamma, shaping_lambda,
+                              next_value=values[:, T] * not_done)
+                out["shaping"].append(shaping - shaping.mean(0, keepdim=True) if cfg.center_advantages else shaping)
+            if cfg.center_advantages:
+                adv = adv - adv.mean(0, keepdim=True)
+            ret = gae(rewards[seat], target[:, :T], cfg.gamma, cfg.gae_lambda,
+                      next_value=target[:, T] * not_done) + target[:, :T]
+            out["adv"].append(adv)
+            out["ret"].append(ret)
+            out["val"].append(values[:, :T])
+            out["q"].append(q[:, :T] if q is not None else None)
+        q_all = torch.stack(out["q"]) if out["q"][0] is not None else None
+        return SeatEstimates(torch.stack(out["adv"]), torch.stack(out["ret"]), torch.stack(out["val"]), q_all,
+                             torch.stack(out["shaping"]) if separate else None)
+
+    def _rows(self, learner_index: int, learner_mask: torch.Tensor) -> List[tuple]:
+        """``(seat, batch indices)`` of the games where ``learner_index`` learns from that seat."""
+        rows = []
+        for seat in range(learner_mask.shape[0]):
+            if self.config.self_play or seat == learner_index:
+                idx = learner_mask[seat].nonzero().squeeze(-1)
+                if idx.numel():
+                    rows.append((seat, idx))
+        return rows
+
+    def learner_batch(self, traj: Trajectory, est: SeatEstimates, rows: List[tuple]) -> LearnerBatch:
+        """Stack the learner's rows into one :class:`~aa_lib.algos.base.LearnerBatch`."""
+        P = traj.n_players
+
+        def take(x, per_seat):  # x [P, B, ...] -> [N, ...]
+            return torch.cat([per_seat(x, s)[idx] for s, idx in rows])
+
+        own = lambda x, s: x[s]  # noqa: E731
+        others = [[j for j in range(P) if j != s] for s in range(P)]
+        shaping = est.advantages if est.shaping_advantages is None else est.shaping_advantages
+        other_adv = torch.cat([shaping[others[s]][:, idx] for s, idx in rows], dim=1)
+        other_q = None
+        if self.algo.needs_q_values:
+            probs = loqa_opponent_probs(est.q, traj.actions, est.advantages + est.values,
+                                        getattr(self.algo, "temperature", 1.0))  # [P, B, T]
+            other_q = torch.cat([probs[others[s]][:, idx] for s, idx in rows], dim=1)
+        return LearnerBatch(obs=take(traj.obs, own), actions=take(traj.actions, own),
+                            old_log_probs=take(traj.log_probs, own), advantages=take(est.advantages, own),
+                            other_advantages=other_adv, gamma=self.config.gamma, other_q_probs=other_q,
+                            shaping_advantages=None if est.shaping_advantages is None
+                            else take(est.shaping_advantages, own))
+
+    def _clip_and_step(self, params, optimizer) -> None:
+        if self.config.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
+        optimizer.step()
+
+    def _update_critic(self, learner: Learner, traj: Trajectory, est: SeatEstimates, rows) -> tuple:
+        obs_all, times, T = traj.obs_with_final(), self._times(traj.horizon), traj.horizon
+        obs = torch.cat([obs_all[s][idx] for s, idx in rows])
+        returns = torch.cat([est.returns[s][idx] for s, idx in rows])
+        actions = torch.cat([traj.actions[s][idx] for s, idx in rows])
+        explained = None
+        for _ in range(self.config.critic_updates):
+            values, q = learner.critic.values_and_q(obs, times)
+            loss = ((values[:, :T] - returns) ** 2).mean()
+            if explained is None:  # before this iteration's updates: how well the critic tracks returns
+                explained = float(1.0 - (returns - values[:, :T].detach()).var() / returns.var().clamp_min(1e-8))
+            if q is not None:  # Q(h_t, a_t) regresses on the same lambda-return (it conditions on a_t)
+                q_taken = q[:, :T].gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
+                loss = loss + ((q_taken - returns) ** 2).mean()
+            _check_loss(loss, "critic loss", self.iteration)
+            learner.critic_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self._clip_and_step(learner.critic.parameters(), learner.critic_opt)
+        return float(loss.detach()), explained
+
+    def _update_actor(self, learner: Learner, batch: LearnerBatch) -> Dict[str, float]:
+        weights = self.algo.final_weights(batch)
+        metrics: Dict[str, float] = {}
+        for epoch in range(self.algo.n_epochs):
+            loss, metrics = self.algo.actor_loss(learner.policy, batch, weights)
+            _check_loss(loss, f"actor loss ({self.algo.name}, epoch {epoch})", self.iteration)
+            learner.actor_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self._clip_and_step(learner.policy.parameters(), learner.actor_opt)
+        metrics["actor_loss"] = float(loss.detach())
+        return metrics
+
+    def _update_actor_lola(self, learner_index: int, chunks, parts, est_parts) -> Dict[str, float]:
+        """LOLA-DiCE: one loss per (chunk, learner seat) against the co-player of that chunk."""
+        learner = self.learners[learner_index]
+        total, metrics, weight_sum = 0.0, {}, 0
+        learner.actor_opt.zero_grad(set_to_none=True)
+        for chunk, traj, est in zip(chunks, parts, est_parts):
+            for seat in range(2):
+                if not chunk.learner_seats[seat] or chunk.policies[seat] is not learner.policy:
+                    continue
+                o = 1 - seat
+                loss, metrics = self.algo.loss(
+                    learner.policy, chunk.policies[o], (traj.obs[seat], traj.obs[o]),
+                    (traj.actions[seat], traj.actions[o]), (traj.log_probs[seat], traj.log_probs[o]),
+                    (traj.rewards[seat], traj.rewards[o]), self.config.gamma, (est.values[seat], est.values[o]))
+                _check_loss(loss, "actor loss (lola_dice)", self.iteration)
+                (loss * chunk.size / self.config.batch_size).backward()
+                total += float(loss.detach()) * chunk.size
+                weight_sum += chunk.size
+        self._clip_and_step(learner.policy.parameters(), learner.actor_opt)
+        metrics["actor_loss"] = total / max(weight_sum, 1)
+        return metrics
+
+    def step(self) -> Dict[str, float]:
+        """Run one training iteration and return its metrics."""
+        cfg = self.config
+        if self.buffer is not None:
+            self.buffer.maybe_push(self.policy, self.iteration)
+        chunks = self._plan()
+        traj = collect_mixed_rollout(self.env, [(c.policies, c.size) for c in chunks], self.rollout_generator,
+                                     cfg.horizon)
+        bounds = torch.tensor([0] + [c.size for c in chunks]).cumsum(0).tolist()
+        parts = [traj.games(s, e) for s, e in zip(bounds[:-1], bounds[1:])]
+        learner_mask = torch.cat([torch.tensor(c.learner_seats, device=self.device)[:, None].expand(-1, c.size)
+                                  for c in chunks], dim=1)  # [P, B]
+        est = self.estimate(traj)
+        metrics: Dict[str, float] = {"iteration": self.iteration}
+        for li, learner in enumerate(self.learners):
+            rows = self._rows(li, learner_mask)
+            suffix = f"_{li}" if li else ""
+            metrics["critic_loss" + suffix], metrics["critic_explained_variance" + suffix] = \
+                self._update_critic(learner, traj, est, rows)
+            if isinstance(self.algo, LolaDice):
+                est_parts = [self.estimate(p) for p in parts] if len(parts) > 1 else [est]
+                m = self._update_actor_lola(li, chunks, parts, est_parts)
+            else:
+                m = self._update_actor(learner, self.learner_batch(traj, est, rows))
+            metrics.update({(k if not li else f"{k}_{li}"): v for k, v in m.items()})
+            learner.target.update(learner.critic, cfg.critic_ema)
+        metrics.update(self._reward_metrics(traj, learner_mask))
+        self.iteration += 1
+        self.history.append(metrics)
+        return metrics
+
+    def _reward_metrics(self, traj: Trajectory, learner_mask: torch.Tensor) -> Dict[str, float]:
+        per_step = traj.rewards.mean(-1)  # [P, B]
+        out = {"reward": float(per_step[learner_mask].mean())}
+        for seat in range(traj.n_players):
+            out[f"reward_{seat}"] = float(per_step[seat].mean())
+        if self.env.action_kind == "discrete" and self.env.n_actions == 2:  # iterated matrix games
+            out["cooperation"] = float((traj.actions == 0).float().mean(-1)[learner_mask].mean())
+        return out
+
+    # ---------------------------------------------------------------- the loop
+    def train(self, iterations: Optional[int] = None) -> List[Dict[str, float]]:
+        """Train until ``iterations`` in total (default ``config.iterations``); returns the history."""
+        end = self.config.iterations if iterations is None else iterations
+        for cb in self.callbacks:
+            getattr(cb, "on_train_start", lambda t: None)(self)
+        while self.iteration < end:
+            metrics = self.step()
+            for cb in self.callbacks:
+                getattr(cb, "on_iteration_end", lambda t, m: None)(self, metrics)
+        for cb in self.callbacks:
+            getattr(cb, "on_train_end", lambda t: None)(self)
+        return self.history
+
+    # ---------------------------------------------------------- checkpointing
+    def state_dict(self) -> dict:
+        """Everything needed to continue bit for bit (plain tensors and containers)."""
+        return {
+            "format": "aa_lib.trainer/1",
+            "config": self.config.to_dict(),
+            "iteration": self.iteration,
+            "learners": [l.state_dict() for l in self.learners],
+            "buffer": self.buffer.state_dict() if self.buffer is not None else None,
+            "rollout_generator": self.rollout_generator.get_state(),
+            "control_generator": self.control_generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "history": [dict(m) for m in self.history],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("format") != "aa_lib.trainer/1":
+            raise ValueError("not an aa_lib trainer checkpoint (missing format 'aa_lib.trainer/1')")
+        if len(state["learners"]) != len(self.learners):
+            raise ValueError(f"checkpoint holds {len(state['learners'])} learners, trainer has {len(self.learners)}")
+        for learner, s in zip(self.learners, state["learners"]):
+            learner.load_state_dict(s)
+        if self.buffer is not None and state["buffer"] is not None:
+            self.buffer.load_state_dict(state["buffer"])
+        self.rollout_generator.set_state(state["rollout_generator"])
+        self.control_generator.set_state(state["control_generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.iteration = int(state["iteration"])
+        self.history = [dict(m) for m in state["history"]]
+
+    def save(self, path) -> None:
+        """Write a checkpoint atomically (see :mod:`aa_lib.training.checkpoint`)."""
+        save_checkpoint(self.state_dict(), path)
+
+    @classmethod
+    def from_checkpoint(cls, path, callbacks: Sequence = (), device: Optional[str] = None) -> "Trainer":
+        """Rebuild a trainer from a checkpoint and restore its full state."""
+        state = load_checkpoint(path)
+        values = dict(state["config"])
+        if device is not None:
+            values["device"] = device
+        trainer = cls(TrainConfig.from_dict(values), callbacks)
+        trainer.load_state_dict(state)
+        return trainer

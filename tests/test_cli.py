@@ -1,0 +1,43 @@
+"""The aa command line: train, probe, league, resume."""
+import json
+
+import pytest
+
+from aa_lib.cli import main
+
+
+def test_train_probe_league_and_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "ipd", "--algo", "naive", "--preset", "classroom", "--iterations", "2", "--batch-size", "4",
+            "--run-dir", str(run), "--quiet", "--set", "hidden=8", "game_options={'episode_length': 4}"]
+    assert main(args) == 0
+    for name in ("config.json", "metrics.csv", "metrics.jsonl", "checkpoint.pt", "best.pt", "summary.json"):
+        assert (run / name).exists(), name
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["iterations"] == 2 and set(summary["p_cooperate_self_play"]) == {"start", "CC", "CD", "DC", "DD"}
+    config = json.loads((run / "config.json").read_text())
+    assert config["hidden"] == 8 and config["batch_size"] == 4
+
+    # resume continues from the checkpoint up to the new iteration count
+    assert main(args[:7] + ["3"] + args[8:] + ["--resume"]) == 0
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+
+    capsys.readouterr()
+    assert main(["probe", str(run / "checkpoint.pt"), "--batch-size", "16"]) == 0
+    probe = json.loads(capsys.readouterr().out)
+    assert 0.0 <= probe["p_cooperate"]["start"] <= 1.0 and "vs_always_defect" in probe
+
+    out = tmp_path / "league"
+    assert main(["league", "ipd", "--agent", f"naive={run / 'checkpoint.pt'}", "--scripted", "AD", "AC",
+                 "--batch-size", "4", "--game-options", '{"episode_length": 4}', "--out", str(out)]) == 0
+    league = json.loads((out / "league.json").read_text())
+    assert league["names"] == ["naive", "AD", "AC"]
+    assert league["table"][1][2] == 0.0  # AD exploits AC
+    assert (out / "league.png").exists()
+
+
+def test_bad_arguments_fail_clearly(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["train", "ipd", "--algo", "nonexistent"])
+    with pytest.raises(SystemExit, match="unknown config field"):
+        main(["train", "ipd", "--run-dir", str(tmp_path), "--set", "bogus=1"])

@@ -1,0 +1,76 @@
+"""Leagues, cooperation probes and exploitability."""
+import math
+
+import pytest
+import torch
+
+from aa_lib.agents.policies import MemoryOnePolicy
+from aa_lib.agents.scripted import AlwaysCooperate, AlwaysDefect, TitForTat
+from aa_lib.evaluation import cooperation_probe, exploitability, play, run_league
+from aa_lib.games.iterated import IteratedMatrixGame
+
+
+def test_league_of_scripted_ipd_agents_matches_payoffs():
+    env = IteratedMatrixGame(episode_length=8)
+    result = run_league(env, {"AC": AlwaysCooperate(), "AD": [AlwaysDefect(), AlwaysDefect()],
+                              "TFT": TitForTat()}, batch_size=4)
+    assert result.value("AC", "AC") == -1.0 and result.value("AD", "AD") == -2.0
+    assert result.value("AC", "AD") == -3.0 and result.value("AD", "AC") == 0.0
+    # TFT against AD: exploited once (-3), then mutual defection (-2) for 7 steps.
+    assert math.isclose(result.value("TFT", "AD"), (-3 - 2 * 7) / 8)
+    assert torch.allclose(result.opponent_table, result.table.T)
+    assert "TFT" in result.to_text()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    assert result.heatmap() is not None
+
+
+def test_probe_of_memory_one_policy_recovers_its_parameters():
+    theta = torch.tensor([2.0, 1.0, -1.0, 0.5, -2.0])
+    env = IteratedMatrixGame(episode_length=6)
+    probe = cooperation_probe(MemoryOnePolicy(theta), env, "random", 256, torch.Generator().manual_seed(0))
+    assert torch.allclose(probe.as_tensor(), torch.sigmoid(theta), atol=1e-6)
+    assert probe.counts["start"] == 256 and sum(probe.counts.values()) == 256 * 6
+
+
+def test_probe_of_scripted_tit_for_tat_uses_sampled_actions():
+    env = IteratedMatrixGame(episode_length=6)
+    probe = cooperation_probe(TitForTat(), env, "random", 128, torch.Generator().manual_seed(1))
+    assert probe.as_tensor().tolist() == [1.0, 1.0, 0.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="opponent"):
+        cooperation_probe(TitForTat(), env, "nobody")
+
+
+def test_exploitability_against_always_defect():
+    env = IteratedMatrixGame(episode_length=4)
+    naive_coop = exploitability(AlwaysCooperate(), env, batch_size=8)
+    assert naive_coop == {"agent": -3.0, "opponent": 0.0, "gap": 3.0}
+    tft = exploitability(TitForTat(), env, batch_size=8)
+    assert tft["gap"] == pytest.approx(0.75)  # exploited on the first step only
+
+
+def test_play_mixes_learned_and_scripted_agents():
+    env = IteratedMatrixGame(episode_length=4)
+    always_c = MemoryOnePolicy(torch.full((5,), 30.0))
+    rewards = play(env, [always_c, AlwaysDefect()], batch_size=4)
+    assert torch.allclose(rewards, torch.tensor([-3.0, 0.0]))
+
+
+def test_coin_pickups_of_scripted_agents():
+    from aa_lib.agents.scripted import CoinAlwaysCooperate, CoinAlwaysDefect
+    from aa_lib.evaluation import coin_pickups
+    from aa_lib.games.coin import CoinGame
+
+    env = CoinGame(episode_length=8)
+    g = torch.Generator().manual_seed(0)
+    ac = coin_pickups(CoinAlwaysCooperate(), env, "self", 128, g)
+    assert ac["own_fraction"] == 1.0 and ac["other_per_step"] == 0.0
+    assert ac["reward"] == pytest.approx(ac["own_per_step"])  # +1 per own coin, nobody is penalised
+    ad = coin_pickups(CoinAlwaysDefect(), env, "self", 256, g)
+    assert 0.4 < ad["own_fraction"] < 0.6  # takes any coin
+    # a taken own coin pays +1, a taken coin of the other's colour +1, and the other's thefts -2
+    exploited = coin_pickups(CoinAlwaysCooperate(), env, "AD", 256, g)
+    assert exploited["own_fraction"] == 1.0 and exploited["reward"] < 0 < exploited["opponent_reward"]
+    with pytest.raises(ValueError, match="CoinGame"):
+        coin_pickups(CoinAlwaysCooperate(), IteratedMatrixGame(episode_length=2))

@@ -1,0 +1,193 @@
+"""Training loop: checkpoints and bit-for-bit resume, NaN guard, replay buffer, callbacks."""
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from aa_lib.presets import preset
+from aa_lib.training import (AgentReplayBuffer, CheckpointCallback, MetricLogger, NonFiniteLossError,
+                             TrainConfig, Trainer, load_checkpoint, save_checkpoint)
+from aa_lib.training.rollout import Trajectory, collect_rollout
+
+
+def _tiny(algo="aa", **over):
+    base = TrainConfig(game="ipd", algo=algo, game_options={"episode_length": 5}, batch_size=12, hidden=8,
+                       iterations=4, replay_capacity=3, replay_push_every=1, current_agent_fraction=0.5,
+                       replay_groups=2, algo_options={"entropy_coef": 0.1})
+    return replace(base, **over)
+
+
+def _params(trainer):
+    return torch.cat([p.detach().reshape(-1) for l in trainer.learners
+                      for m in (l.policy, l.critic, l.target) for p in m.parameters()])
+
+
+@pytest.mark.parametrize("algo", ["aa", "ppo", "loqa"])
+def test_resume_from_checkpoint_is_bit_for_bit(tmp_path, algo):
+    straight = Trainer(_tiny(algo))
+    straight.train(4)
+    first = Trainer(_tiny(algo))
+    first.train(2)
+    first.save(tmp_path / "ckpt.pt")
+    resumed = Trainer.from_checkpoint(tmp_path / "ckpt.pt")
+    assert resumed.iteration == 2 and len(resumed.buffer) == len(first.buffer)
+    resumed.train(4)
+    assert torch.equal(_params(straight), _params(resumed))
+    assert straight.history == resumed.history
+    # and the optimiser states agree too
+    s1, s2 = straight.learners[0].actor_opt.state_dict(), resumed.learners[0].actor_opt.state_dict()
+    for k in s1["state"]:
+        assert torch.equal(s1["state"][k]["exp_avg"], s2["state"][k]["exp_avg"])
+
+
+def test_separate_learners_train_and_resume(tmp_path):
+    cfg = _tiny("naive", self_play=False, replay_capacity=0)
+    a = Trainer(cfg)
+    assert len(a.learners) == 2 and a.buffer is None
+    a.train(3)
+    b = Trainer(cfg)
+    b.train(1)
+    b.save(tmp_path / "c.pt")
+    b = Trainer.from_checkpoint(tmp_path / "c.pt")
+    b.train(3)
+    assert torch.equal(_params(a), _params(b))
+
+
+def test_same_seed_same_run_different_seed_different_run():
+    a, b, c = Trainer(_tiny()), Trainer(_tiny()), Trainer(_tiny(seed=1))
+    for t in (a, b, c):
+        t.train(2)
+    assert torch.equal(_params(a), _params(b))
+    assert not torch.equal(_params(a), _params(c))
+
+
+def test_nan_loss_stops_training_naming_the_step():
+    trainer = Trainer(_tiny(algo_options={"beta": float("inf")}))
+    with pytest.raises(NonFiniteLossError, match="iteration 0"):
+        trainer.train(2)
+
+
+def test_nan_in_critic_is_caught():
+    trainer = Trainer(_tiny("naive"))
+    trainer.train(1)
+    with torch.no_grad():
+        next(trainer.learners[0].critic.value_head.parameters()).fill_(float("nan"))
+    with pytest.raises((NonFiniteLossError, ValueError), match="iteration 1|NaN"):
+        trainer.step()
+
+
+def test_checkpoint_is_atomic_and_loads_with_weights_only(tmp_path):
+    path = tmp_path / "x.pt"
+    save_checkpoint({"a": torch.arange(3), "b": [1, 2.5, "s"]}, path)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]  # no temporary file left behind
+    assert torch.equal(load_checkpoint(path)["a"], torch.arange(3))
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(Exception):
+        load_checkpoint(tmp_path / "evil.pt")
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_agent_replay_buffer_fifo_and_sampling():
+    buffer = AgentReplayBuffer(capacity=2, push_every=3)
+    policy = torch.nn.Linear(2, 1)
+    pushed = [buffer.maybe_push(policy, i) for i in range(7)]
+    assert pushed == [True, False, False, True, False, False, True]
+    assert len(buffer) == 2
+    with torch.no_grad():
+        policy.weight.fill_(4.0)
+    buffer.push(policy)
+    assert len(buffer) == 2 and torch.equal(buffer.snapshots[-1]["weight"], torch.full((1, 2), 4.0))
+    idx = buffer.sample_indices(100, torch.Generator().manual_seed(0))
+    assert set(idx) == {0, 1}
+    restored = AgentReplayBuffer(1)
+    restored.load_state_dict(buffer.state_dict())
+    assert restored.capacity == 2 and len(restored) == 2
+    with pytest.raises(ValueError, match="capacity"):
+        AgentReplayBuffer(0)
+
+
+def test_replay_opponents_fill_the_last_seat():
+    trainer = Trainer(_tiny(current_agent_fraction=0.0))
+    trainer.step()
+    chunks = trainer._plan()
+    assert all(c.learner_seats == [True, False] for c in chunks)
+    assert sum(c.size for c in chunks) == 12
+    assert all(c.policies[1] is not trainer.policy for c in chunks)
+
+
+def test_metric_logger_and_checkpoint_callback(tmp_path):
+    cfg = _tiny("naive")
+    callbacks = [MetricLogger(tmp_path / "m.csv", tmp_path / "m.jsonl"),
+                 CheckpointCallback(tmp_path / "last.pt", every=2, best_path=tmp_path / "best.pt")]
+    Trainer(cfg, callbacks).train(3)
+    lines = (tmp_path / "m.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and json.loads(lines[-1])["iteration"] == 2
+    assert len((tmp_path / "m.csv").read_text().splitlines()) == 4
+    assert load_checkpoint(tmp_path / "last.pt")["iteration"] == 3
+    assert (tmp_path / "best.pt").exists()
+
+
+def test_trajectory_shapes_and_concatenation():
+    from aa_lib.agents.policies import MemoryOnePolicy
+    from aa_lib.games.iterated import IteratedMatrixGame
+
+    env = IteratedMatrixGame(episode_length=4)
+    pol = MemoryOnePolicy()
+    t1 = collect_rollout(env, [pol, pol], 3, torch.Generator().manual_seed(0))
+    assert t1.obs.shape == (2, 3, 4, 5) and t1.rewards.shape == (2, 3, 4) and t1.dones.shape == (3, 4)
+    assert t1.dones[:, -1].all() and not t1.dones[:, :-1].any()
+    both = Trajectory.cat([t1, t1])
+    assert both.batch_size == 6 and both.obs_with_final().shape == (2, 6, 5, 5)
+    with pytest.raises(ValueError, match="one policy per seat"):
+        collect_rollout(env, [pol], 3)
+
+
+def test_config_validation_and_presets():
+    with pytest.raises(ValueError, match="current_agent_fraction"):
+        TrainConfig(current_agent_fraction=1.5)
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        Trainer(_tiny("nope"))
+    paper = preset("ipd", "aa", "paper")
+    assert (paper.batch_size, paper.actor_lr, paper.algo_options["beta"], paper.algo_options["entropy_coef"]) \
+        == (2048, 1e-4, 0.3, 0.15)
+    assert (paper.replay_capacity, paper.current_agent_fraction, paper.gamma) == (10000, 0.0, 0.9)
+    coin = preset("coin", "aa", "paper")
+    assert (coin.batch_size, coin.actor_lr, coin.critic_lr, coin.replay_push_every) == (512, 2e-3, 5e-3, 10)
+    neg = preset("negotiation", "aa", "paper")
+    assert (neg.batch_size, neg.algo_options["beta"], neg.max_grad_norm) == (16384, 3.0, 1.0)
+    assert "beta" not in preset("ipd", "ppo", "paper").algo_options
+    with pytest.raises(ValueError, match="preset"):
+        preset("ipd", "aa", "nope")
+
+
+def test_mixed_rollout_plays_each_group_with_its_own_players():
+    from aa_lib.agents.policies import MemoryOnePolicy, ScriptedPolicy
+    from aa_lib.agents.scripted import AlwaysCooperate, AlwaysDefect
+    from aa_lib.games.iterated import IteratedMatrixGame
+    from aa_lib.training import collect_mixed_rollout
+
+    env = IteratedMatrixGame(episode_length=3)
+    cooperator = MemoryOnePolicy(torch.full((5,), 30.0))  # cooperates (P(C) = 1 - 1e-13)
+    calls = []
+    original_act = cooperator.act
+    cooperator.act = lambda obs, state, gen=None: calls.append(obs.shape[0]) or original_act(obs, state, gen)
+    defector = ScriptedPolicy(AlwaysDefect())
+    groups = [([cooperator, defector], 3), ([cooperator, cooperator], 2), ([ScriptedPolicy(AlwaysCooperate()),
+                                                                           defector], 1)]
+    traj = collect_mixed_rollout(env, groups, torch.Generator().manual_seed(0))
+    assert traj.rewards.shape == (2, 6, 3) and traj.obs.shape == (2, 6, 3, 5)
+    expected_first = torch.tensor([-3.0] * 3 + [-1.0] * 2 + [-3.0])
+    expected_second = torch.tensor([0.0] * 3 + [-1.0] * 2 + [0.0])
+    assert torch.equal(traj.rewards[0], expected_first[:, None].expand(6, 3))
+    assert torch.equal(traj.rewards[1], expected_second[:, None].expand(6, 3))
+    assert calls == [3 + 2 + 2] * 3  # one call per step on all 7 (seat, game) slots of the learner
+    assert torch.equal(traj.games(3, 5).rewards, traj.rewards[:, 3:5]) and traj.games(3, 5).dones.shape == (2, 3)
+    with pytest.raises(ValueError, match="one policy per seat"):
+        collect_mixed_rollout(env, [([cooperator], 2)])
