@@ -17,7 +17,8 @@ Two choices make this precise, and the paper uses both:
 ``partition`` -- how the normaliser is treated:
     - ``"dropped"``: the partition function is ignored, ``grad log pihat2 = beta grad Q2_t(b_t)`` (eq. 7),
     - ``"softmax"``: the full log-softmax gradient (eq. 5 / eq. 45),
-    - ``"loqa"``: only ``Q2_t(b_t)`` is differentiated (eq. 53): ``beta (1 - pihat2) grad Q2_t(b_t)`` (eq. 58).
+    - ``"loqa"``: only ``Q2_t(b_t)`` is differentiated (eq. 53): ``beta (1 - pihat2) grad Q2_t(b_t)`` (eq. 58);
+      implemented for two opponent actions (see :func:`opponent_log_policy`).
 
 In every case ``grad_theta1`` differentiates the opponent's Q-values through the
 agent's policy with the opponent's policy held fixed (the derivation of App.
@@ -100,6 +101,10 @@ def opponent_log_policy(q2: torch.Tensor, beta: float, partition: str) -> torch.
     ``partition="dropped"`` returns ``beta q2`` (the normaliser ignored, eq. 7);
     ``"softmax"`` the full log-softmax (eq. 4); ``"loqa"`` the log of eq. 53, where
     only the taken action's Q-value is differentiable (the others are detached).
+
+    ``"loqa"`` is implemented for two opponent actions only (the iterated 2x2
+    games of :mod:`aa_lib.exact`): the last axis of ``q2`` must have size 2, else
+    a ValueError is raised. ``"dropped"`` and ``"softmax"`` accept any number of actions.
     """
     _check_choice(partition, PARTITION, "partition")
     logits = beta * q2
@@ -107,6 +112,9 @@ def opponent_log_policy(q2: torch.Tensor, beta: float, partition: str) -> torch.
         return logits
     if partition == "softmax":
         return torch.log_softmax(logits, dim=-1)
+    if q2.shape[-1] != 2:
+        raise ValueError("opponent_log_policy: partition='loqa' supports exactly 2 opponent actions "
+                         f"(last axis of q2), got q2 of shape {tuple(q2.shape)}")
     # Eq. 53: the normaliser of the entry for action b keeps b's own logit
     # differentiable and detaches the other action's.
     other = logits.detach().flip(-1)  # two actions: "the other one" of each b
@@ -149,7 +157,7 @@ def exact_opponent_shaping_term(theta1, theta2, game, gamma: float, horizon: int
             (or ``[..., T, 5]`` with ``stationary=False``).
         game, gamma, horizon: the T-step iterated game.
         opponent_q: ``"held"`` (eqs. 41, 53) or ``"marginal"`` (eq. 4), see module doc.
-        partition: ``"dropped"`` (eq. 7), ``"softmax"`` (eq. 5) or ``"loqa"`` (eq. 53).
+        partition: ``"dropped"`` (eq. 7), ``"softmax"`` (eq. 5) or ``"loqa"`` (eq. 53, two actions).
         beta: the inverse temperature of Assumption 2.
         stationary, probabilities: see :func:`solve_with_grad`.
 
