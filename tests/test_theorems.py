@@ -376,3 +376,13 @@ def test_aa_term_is_nonzero_away_from_equilibria():
     assert (torch.maximum(e1, e2) > 1e-2).all()
     aa = aa_terms(p1, p2, PRISONERS_DILEMMA, GAMMA_NASH, T_NASH)
     assert (aa.flatten(-1).norm(dim=-1) > 1e-3).all()
+
+
+def test_held_shaping_term_of_a_one_step_game_is_exactly_zero():
+    """With one step and the agent's action held, the opponent's Q cannot depend on theta1."""
+    gen = torch.Generator().manual_seed(11)
+    th1, th2 = torch.randn(2, 5, generator=gen, dtype=torch.float64)
+    held = exact_opponent_shaping_term(th1, th2, CHICKEN, 0.9, 1, opponent_q="held")
+    assert torch.equal(held, torch.zeros(5, dtype=torch.float64))
+    marginal = exact_opponent_shaping_term(th1, th2, CHICKEN, 0.9, 1, opponent_q="marginal")
+    assert marginal[0].abs() > 1e-3 and torch.all(marginal[1:] == 0)  # only the start state is visited

@@ -168,7 +168,11 @@ def exact_opponent_shaping_term(theta1, theta2, game, gamma: float, horizon: int
                                        probabilities=probabilities)
     log_pi2 = opponent_log_policy(opponent_q_table(solution, opponent_q), beta, partition)
     surrogate = (_agent_weights(solution) * log_pi2).sum()
-    (grad,) = torch.autograd.grad(surrogate, theta1)
+    if not surrogate.requires_grad:
+        # E.g. one step with the agent's action held: the opponent's Q-value cannot
+        # depend on theta1 at all, so the shaping term is exactly zero.
+        return torch.zeros_like(theta1)
+    (grad,) = torch.autograd.grad(surrogate, theta1, allow_unused=True, materialize_grads=True)
     return grad
 
 
