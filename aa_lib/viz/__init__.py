@@ -7,4 +7,7 @@ ipywidgets:
 - :mod:`aa_lib.viz.games` -- payoff regions, payoff tables, the payoff editor.
 - :mod:`aa_lib.viz.learning` -- exact learning runs: reward curves, P(C | state)
   trajectories, final policies, the learning explorer.
+- :mod:`aa_lib.viz.theory` -- figures of the theory notebooks (sign cases, estimator comparisons).
+- :mod:`aa_lib.viz.training` -- training curves of sampled learners.
+- :mod:`aa_lib.viz.dashboard` -- the ipywidgets training dashboard, Fig. 1b-style probe bars.
 """

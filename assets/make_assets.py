@@ -1,0 +1,142 @@
+"""Re-create the small trained checkpoints that the training notebooks load (notebook 07: the IPD).
+
+    python assets/make_assets.py ipd                              # AA, naive AC, PPO; seeds 0-4
+    python assets/make_assets.py ipd --algos aa --seeds 0 1       # a subset
+    python assets/make_assets.py ipd --evaluate-only              # re-evaluate the existing checkpoints
+
+Training is deterministic on the CPU for a given seed and library version, so
+re-running a command re-creates the same checkpoint. The full IPD set takes
+about 10-15 minutes on one core of a 2-core CPU (15 runs of 30-90 s each).
+
+For every (algorithm, seed) it trains with the game's classroom preset through
+:func:`aa_lib.training.session.train_session` (the function behind the
+notebooks' dashboards; the preset's own opponent setting, ``"replay"``), then
+
+- saves ``assets/<game>/<algo>_s<seed>.pt``: a *slim* trainer checkpoint
+  (format, config, iteration, each learner's policy, critic and target critic,
+  and the reward/cooperation/loss history), about 65 KB. Optimiser states,
+  generator states and the agent replay buffer are left out (they only matter
+  to continue a run bit for bit), so :func:`aa_lib.evaluation.load_policy`
+  loads it but ``Trainer.from_checkpoint`` does not; to warm-start training,
+  load ``state["learners"][0]["policy"]`` into a new trainer's policy;
+- evaluates the policy with :func:`aa_lib.training.session.evaluate_policy`
+  (per-step rewards in self-play and against scripted agents, and in the IPD
+  P(cooperate | previous joint action) in self-play and against a random
+  co-player, each with its Monte Carlo standard error) and writes
+  ``assets/<game>/<algo>_s<seed>.json`` with those metrics, the evaluation
+  protocol, the configuration, the iterations, the training wall time and the
+  command that re-creates this one checkpoint.
+
+``tests/test_assets.py`` re-evaluates every checkpoint with a fresh seed and
+checks the recorded metrics within their Monte Carlo error. The total wall time
+is printed at the end.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from aa_lib.evaluation import load_policy
+from aa_lib.training.checkpoint import save_checkpoint
+from aa_lib.training.envs import make_env
+from aa_lib.training.session import evaluate_policy, train_session
+
+ASSETS = Path(__file__).resolve().parent
+#: Scripted co-players every checkpoint is evaluated against, per game.
+EVAL_OPPONENTS = {"ipd": ("self", "AD", "AC", "TFT"), "coin": ("self", "AD", "AC"),
+                  "negotiation": ("self", "AD", "AC")}
+#: Monte Carlo budget (games per co-player) and base seed of the recorded evaluation.
+EVAL_EPISODES, EVAL_SEED = 1024, 12345
+
+
+#: Learner parts and history keys kept in a shipped checkpoint.
+SLIM_LEARNER_KEYS = ("policy", "critic", "target")
+SLIM_HISTORY_KEYS = ("iteration", "reward", "cooperation", "entropy", "actor_loss", "critic_loss")
+
+
+def slim_state(trainer) -> dict:
+    """A small checkpoint: format, config, iteration, networks and a short history (see above)."""
+    state = trainer.state_dict()
+    return {
+        "format": state["format"], "slim": True, "config": state["config"], "iteration": state["iteration"],
+        "learners": [{k: learner[k] for k in SLIM_LEARNER_KEYS} for learner in state["learners"]],
+        "history": [{k: m[k] for k in SLIM_HISTORY_KEYS if k in m} for m in state["history"]],
+    }
+
+
+def command_for(game: str, algo: str, seed: int) -> str:
+    """The command that re-creates one checkpoint (the default command re-creates them all)."""
+    return f"python assets/make_assets.py {game} --algos {algo} --seeds {seed}"
+
+
+def make_one(game: str, algo: str, seed: int, out: Path, device: str) -> dict:
+    """Train, save and evaluate one checkpoint; returns the recorded JSON record."""
+    result = train_session(game, algo, seed=seed, device=device, opponent="replay")
+    stem = out / f"{algo}_s{seed}"
+    save_checkpoint(slim_state(result.trainer), stem.with_suffix(".pt")).chmod(0o644)  # mkstemp makes it 0600
+    last = result.history[-1]
+    record = {
+        "checkpoint": stem.with_suffix(".pt").name,
+        "game": game, "algo": algo, "seed": seed, "preset": "classroom", "opponent": result.opponent,
+        "iterations": result.iterations, "wall_time_s": round(result.wall_time_s, 1), "device": device,
+        "final_training_metrics": {k: last[k] for k in ("reward", "cooperation") if k in last},
+        "evaluation": None,
+        "config": result.config.to_dict(),
+        "command": command_for(game, algo, seed),
+        "torch": torch.__version__, "python": platform.python_version(),
+    }
+    return evaluate_one(stem, record)
+
+
+def evaluate_one(stem: Path, record: dict) -> dict:
+    """Evaluate checkpoint ``stem.pt`` on the CPU, store the metrics in ``record`` and write ``stem.json``."""
+    env = make_env(record["game"], **record["config"]["game_options"])
+    policy = load_policy(stem.with_suffix(".pt"))
+    evaluation = evaluate_policy(policy, env, opponents=EVAL_OPPONENTS[record["game"]], episodes=EVAL_EPISODES,
+                                 seed=EVAL_SEED + record["seed"])
+    record["evaluation"] = evaluation.to_dict()
+    record["command"] = command_for(record["game"], record["algo"], record["seed"])
+    for part in ("metrics", "errors"):  # a state never visited has no estimate: null in JSON
+        values = record["evaluation"][part]
+        record["evaluation"][part] = {k: (None if math.isnan(v) else v) for k, v in values.items()}
+    stem.with_suffix(".json").write_text(json.dumps(record, indent=2, allow_nan=False) + "\n")
+    return record
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("game", choices=sorted(EVAL_OPPONENTS))
+    parser.add_argument("--algos", nargs="+", default=["aa", "naive", "ppo"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--device", default="cpu", help="cpu (the shipped files) or cuda")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="re-evaluate the existing checkpoints (keeps their training records)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = ASSETS / args.game
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    for algo in args.algos:
+        for seed in args.seeds:
+            if args.evaluate_only:
+                stem = out / f"{algo}_s{seed}"
+                record = evaluate_one(stem, json.loads(stem.with_suffix(".json").read_text()))
+            else:
+                record = make_one(args.game, algo, seed, out, args.device)
+            m = record["evaluation"]["metrics"]
+            shown = {k: (None if v is None else round(v, 3)) for k, v in m.items()
+                     if k.startswith(("reward/", "p_cooperate/random"))}
+            print(f"{algo} seed {seed}: {record['wall_time_s']:.0f}s {shown}", flush=True)
+    print(f"total wall time {time.time() - start:.0f}s on {args.device} ({args.threads} thread(s))")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
