@@ -31,6 +31,7 @@ from typing import Dict, List
 import torch
 
 from .matrix import (
+    MatrixGame,
     as_payoff_tensor,
     expected_payoffs,
     mixed_nash_equilibria,
@@ -128,8 +129,12 @@ def is_constant_sum(game, atol: float = 1e-12) -> bool:
     return bool((totals - totals[0, 0]).abs().max() <= atol)
 
 
+def _actions(game) -> tuple:
+    return tuple(game.actions) if isinstance(game, MatrixGame) else ("C", "D")
+
+
 def _label(game, a1: int, a2: int) -> str:
-    actions = getattr(game, "actions", ("C", "D"))
+    actions = _actions(game)
     return f"({actions[a1]}, {actions[a2]})"
 
 
@@ -190,8 +195,8 @@ def describe_game(game) -> dict:
     ]
     dominated_nash: List[str] = [_label(game, *eq) for eq in pure if eq not in pareto]
     return {
-        "name": getattr(game, "name", "custom game"),
-        "actions": tuple(getattr(game, "actions", ("C", "D"))),
+        "name": game.name if isinstance(game, MatrixGame) else "custom game",
+        "actions": _actions(game),
         "outcomes": outcomes,
         "pure_nash": [_label(game, *eq) for eq in pure],
         "mixed_nash": mixed,

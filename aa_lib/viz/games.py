@@ -126,8 +126,12 @@ def plot_payoff_region(game: MatrixGame = PRISONERS_DILEMMA, ax=None, title: str
 
     xy = torch.tensor(list(points.values()))
     ax.scatter(xy[:, 0], xy[:, 1], s=30, color="black", zorder=3, label="pure outcomes")
-    for (a1, a2), (u1, u2) in points.items():
-        ax.annotate(f"({game.actions[a1]}, {game.actions[a2]})\n{u1:g}, {u2:g}", (u1, u2),
+    # One label per distinct point: outcomes with equal payoffs share it.
+    labels: dict = {}
+    for (a1, a2), uv in points.items():
+        labels.setdefault(uv, []).append(f"({game.actions[a1]}, {game.actions[a2]})")
+    for (u1, u2), names in labels.items():
+        ax.annotate("\n".join(names) + f"\n{u1:g}, {u2:g}", (u1, u2),
                     textcoords="offset points", xytext=(6, 6), fontsize=8)
 
     pareto = [points[o] for o in _labels_to_outcomes(game, desc["pareto_optimal"])]
