@@ -188,3 +188,17 @@ def test_aa_and_loqa_exact_gradients_differ_from_naive():
     aa = _exact_gradient(AdvantageAlignment(beta=1.0, aa_gamma=None, discount_weights=True), sol)
     loqa = _exact_gradient(LOQA(beta=1.0, aa_gamma=None, discount_weights=True), sol)
     assert _cosine(aa, naive) < 0.99 and _cosine(loqa, aa) < 0.999
+
+
+def test_shaping_uses_the_separate_shaping_advantages_when_given():
+    from aa_lib.advantages import shaping_term
+
+    policy = MemoryOnePolicy(torch.zeros(5))
+    batch = _random_batch(policy, seed=5)
+    algo = AdvantageAlignment(beta=2.0)
+    default = algo.weights(batch)
+    batch.shaping_advantages = torch.randn(batch.advantages.shape, generator=torch.Generator().manual_seed(6))
+    expected = batch.advantages + 2.0 * shaping_term(batch.shaping_advantages, batch.other_advantages, 0.9,
+                                                     past_discount=0.9)
+    assert torch.allclose(algo.weights(batch), expected)
+    assert not torch.allclose(algo.weights(batch), default)

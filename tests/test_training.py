@@ -191,3 +191,24 @@ def test_mixed_rollout_plays_each_group_with_its_own_players():
     assert torch.equal(traj.games(3, 5).rewards, traj.rewards[:, 3:5]) and traj.games(3, 5).dones.shape == (2, 3)
     with pytest.raises(ValueError, match="one policy per seat"):
         collect_mixed_rollout(env, [([cooperator], 2)])
+
+
+def test_shaping_advantages_use_their_own_gae_lambda():
+    """``shaping_gae_lambda=0``: the shaping term sees centred one-step TD errors, the policy gradient GAE."""
+    from aa_lib.advantages import gae, td_errors
+
+    trainer = Trainer(_tiny(shaping_gae_lambda=0.0, center_advantages=True, replay_capacity=0))
+    traj = collect_rollout(trainer.env, [trainer.policy] * 2, 12, torch.Generator().manual_seed(3))
+    est = trainer.estimate(traj)
+    with torch.no_grad():
+        values = trainer.learners[0].critic(traj.obs_with_final()[0], trainer._times(traj.horizon))
+    td = td_errors(traj.rewards[0], values[:, :-1], trainer.config.gamma)  # episodes end: no bootstrap
+    assert torch.allclose(est.shaping_advantages[0], td - td.mean(0), atol=1e-5)
+    lam = gae(traj.rewards[0], values[:, :-1], trainer.config.gamma, trainer.config.gae_lambda)
+    assert torch.allclose(est.advantages[0], lam - lam.mean(0), atol=1e-5)
+    batch = trainer.learner_batch(traj, est, [(0, torch.arange(12)), (1, torch.arange(12))])
+    assert torch.equal(batch.shaping_advantages, est.shaping_advantages.reshape(24, -1))
+    assert torch.equal(batch.other_advantages[0], est.shaping_advantages.flip(0).reshape(24, -1))
+    # the default (None) reuses the policy-gradient advantages, and non-shaping rules never compute them
+    assert Trainer(_tiny()).estimate(traj).shaping_advantages is None
+    assert Trainer(_tiny("ppo", shaping_gae_lambda=0.0)).estimate(traj).shaping_advantages is None

@@ -15,6 +15,16 @@ GAMES = {
 ALGOS = ["naive", "ppo", "ppo_sr", "aa", "paa", "aa_spiteful", "loqa", "lola_dice"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny tensors: one torch thread is fastest (2 threads make Commons' small convolutions
+    several times slower on a busy 2-core machine)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def _unsupported(game, algo):
     if algo == "loqa" and game == "negotiation":
         return "needs a discrete-action game"

@@ -248,6 +248,10 @@ class Trainer:
         optimizer.step()
 
     def _update_critic(self, learner: Learner, traj: Trajectory, est: SeatEstimates, rows) -> tuple:
+        """``critic_updates`` regression steps on the lambda-returns of ``rows``.
+
+        Returns ``(last loss, explained variance of the returns before the first step)``.
+        """
         obs_all, times, T = traj.obs_with_final(), self._times(traj.horizon), traj.horizon
         obs = torch.cat([obs_all[s][idx] for s, idx in rows])
         returns = torch.cat([est.returns[s][idx] for s, idx in rows])
