@@ -23,7 +23,7 @@ from typing import Tuple
 
 import torch
 
-from .._validation import check_gamma, check_last_dim, check_positive_int, check_tensor
+from .._validation import check_gamma, check_last_dim, check_tensor
 from ..games.matrix import as_payoff_tensor
 
 __all__ = [
@@ -177,41 +177,14 @@ def finite_horizon_solution(theta1, theta2, game, gamma, horizon: int) -> Finite
     term of the discounted sum is a known defect of some reference code).
     ``gamma`` may be 1 here since the horizon is finite.
     """
-    gamma = check_gamma(gamma, allow_one=True)
-    horizon = check_positive_int(horizon, "horizon")
-    p1, p2 = cooperation_probabilities(theta1, theta2)  # [..., 5]
-    payoffs = as_payoff_tensor(game, dtype=p1.dtype, device=p1.device)
-    pi1 = torch.stack([p1, 1 - p1], -1)  # [..., 5, 2]
-    pi2 = torch.stack([p2, 1 - p2], -1)
-    joint = pi1[..., :, None] * pi2[..., None, :]  # [..., 5, a, b]
-    rewards = (payoffs[0], payoffs[1].transpose(0, 1))  # each [a, b]
-    batch = p1.shape[:-1]
+    # The stationary case of the time-dependent tabular solver (one backward
+    # induction for both): solve, then drop the (constant) time axis of the policies.
+    from .tabular import solve_tabular  # tabular imports SEAT_SWAP from this module
 
-    q_lists = ([], [])
-    v_lists = ([], [])
-    next_v = [torch.zeros(*batch, 5, dtype=p1.dtype, device=p1.device) for _ in range(2)]
-    for _ in range(horizon):  # t = T-1 down to 0
-        for i in range(2):
-            # Value of reaching joint state (a, b): index 1 + 2a + b among the 5 states.
-            cont = next_v[i][..., 1:].reshape(*batch, 2, 2)
-            q = (rewards[i] + gamma * cont).unsqueeze(-3).expand(*batch, 5, 2, 2)
-            v = (joint * q).sum(dim=(-2, -1))
-            q_lists[i].append(q)
-            v_lists[i].append(v)
-            next_v[i] = v
-    q1, q2 = (torch.stack(ql[::-1], dim=-4) for ql in q_lists)
-    v1, v2 = (torch.stack(vl[::-1], dim=-2) for vl in v_lists)
-
-    # Forward pass: state distribution over time.
-    probs = []
-    d = torch.zeros(*batch, 5, dtype=p1.dtype, device=p1.device)
-    d[..., 0] = 1.0
-    for _ in range(horizon):
-        probs.append(d)
-        nxt = (d[..., :, None, None] * joint).sum(dim=-3).reshape(*batch, 4)
-        d = torch.cat([torch.zeros_like(d[..., :1]), nxt], dim=-1)
-    state_probs = torch.stack(probs, dim=-2)
-    return FiniteHorizonSolution(q1, q2, v1, v2, state_probs, pi1, pi2, gamma)
+    theta1, theta2 = _check_thetas(theta1, theta2)
+    sol = solve_tabular(torch.sigmoid(theta1), torch.sigmoid(theta2), game, gamma, horizon, stationary=True)
+    return FiniteHorizonSolution(sol.q1, sol.q2, sol.v1, sol.v2, sol.state_probs,
+                                 sol.pi1[..., 0, :, :], sol.pi2[..., 0, :, :], sol.gamma)
 
 
 def finite_horizon_values(theta1, theta2, game, gamma, horizon: int) -> Tuple[torch.Tensor, torch.Tensor]:
