@@ -18,13 +18,13 @@ differentiable with autograd.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Tuple
 
 import torch
 
 from .._validation import check_gamma, check_last_dim, check_tensor
 from ..games.matrix import as_payoff_tensor
+from .tabular import SEAT_SWAP, TabularSolution, solve_tabular
 
 __all__ = [
     "STATE_NAMES",
@@ -41,8 +41,6 @@ __all__ = [
 
 #: Names of the 5 memory-one states, from the player's own seat.
 STATE_NAMES = ("start", "CC", "CD", "DC", "DD")
-#: Index map taking a player's own-seat state order to the other seat's order.
-SEAT_SWAP = (0, 1, 3, 2, 4)
 
 
 def _check_thetas(theta1, theta2) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -127,8 +125,7 @@ def per_step_values(theta1, theta2, game, gamma) -> Tuple[torch.Tensor, torch.Te
     return (1 - gamma) * v1, (1 - gamma) * v2
 
 
-@dataclass
-class FiniteHorizonSolution:
+class FiniteHorizonSolution(TabularSolution):
     """Exact time-dependent values of a T-step memory-one game.
 
     Time runs ``t = 0 .. T-1``; the reward of step t is discounted by ``gamma^t``
@@ -144,25 +141,11 @@ class FiniteHorizonSolution:
             (the start state at t = 0 only).
         pi1, pi2: ``[..., 5, 2]`` action probabilities (player 1's state order;
             actions own-seat: 0 = cooperate).
+
+    The same tables as :class:`~aa_lib.exact.tabular.TabularSolution`, whose
+    methods (``advantages``, ``occupancy``...) broadcast over the stationary
+    policies; only ``pi1``, ``pi2`` lack the time axis.
     """
-
-    q1: torch.Tensor
-    q2: torch.Tensor
-    v1: torch.Tensor
-    v2: torch.Tensor
-    state_probs: torch.Tensor
-    pi1: torch.Tensor
-    pi2: torch.Tensor
-    gamma: float
-
-    @property
-    def horizon(self) -> int:
-        return self.q1.shape[-4]
-
-    @property
-    def values(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Discounted returns from the start, ``[...]`` each."""
-        return self.v1[..., 0, 0], self.v2[..., 0, 0]
 
 
 def finite_horizon_solution(theta1, theta2, game, gamma, horizon: int) -> FiniteHorizonSolution:
@@ -179,8 +162,6 @@ def finite_horizon_solution(theta1, theta2, game, gamma, horizon: int) -> Finite
     """
     # The stationary case of the time-dependent tabular solver (one backward
     # induction for both): solve, then drop the (constant) time axis of the policies.
-    from .tabular import solve_tabular  # tabular imports SEAT_SWAP from this module
-
     theta1, theta2 = _check_thetas(theta1, theta2)
     sol = solve_tabular(torch.sigmoid(theta1), torch.sigmoid(theta2), game, gamma, horizon, stationary=True)
     return FiniteHorizonSolution(sol.q1, sol.q2, sol.v1, sol.v2, sol.state_probs,

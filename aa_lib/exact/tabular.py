@@ -26,9 +26,13 @@ import torch
 
 from .._validation import check_gamma, check_positive_int, check_probabilities, check_tensor
 from ..games.matrix import as_payoff_tensor
-from .memory_one import SEAT_SWAP
+
+#: Index map taking a player's own-seat state order (start, CC, CD, DC, DD) to the
+#: other seat's order: the joint outcome CD for one player is DC for the other.
+SEAT_SWAP = (0, 1, 3, 2, 4)
 
 __all__ = [
+    "SEAT_SWAP",
     "TabularSolution",
     "solve_tabular",
     "solve_tabular_logits",
