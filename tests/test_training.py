@@ -212,3 +212,20 @@ def test_shaping_advantages_use_their_own_gae_lambda():
     # the default (None) reuses the policy-gradient advantages, and non-shaping rules never compute them
     assert Trainer(_tiny()).estimate(traj).shaping_advantages is None
     assert Trainer(_tiny("ppo", shaping_gae_lambda=0.0)).estimate(traj).shaping_advantages is None
+
+
+def test_loqa_taken_q_is_the_uncentred_advantage_plus_value():
+    """LOQA's estimate of Q(s_t, b_t) must not depend on centring the advantages for the actor."""
+    from aa_lib.advantages import gae
+
+    centred, raw = Trainer(_tiny("loqa", center_advantages=True)), Trainer(_tiny("loqa", center_advantages=False))
+    raw.learners[0].critic.load_state_dict(centred.learners[0].critic.state_dict())
+    traj = collect_rollout(centred.env, [centred.policy, centred.policy], 16, torch.Generator().manual_seed(0))
+    est_c, est_r = centred.estimate(traj), raw.estimate(traj)
+    assert torch.allclose(est_c.taken_q, est_r.taken_q)
+    assert not torch.allclose(est_c.advantages, est_r.advantages)  # the actor's advantages are centred
+    values = est_r.values
+    expected = gae(traj.rewards[0], values[0], centred.config.gamma, centred.config.gae_lambda,
+                   next_value=torch.zeros(16)) + values[0]  # episodes end at the last step
+    assert torch.allclose(est_c.taken_q[0], expected, atol=1e-6)
+    assert Trainer(_tiny("aa")).estimate(traj).taken_q is None

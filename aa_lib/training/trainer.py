@@ -92,6 +92,9 @@ class SeatEstimates:
     #: ``[P, B, T]`` advantages for the shaping term (``TrainConfig.shaping_gae_lambda``), or None
     #: when they equal ``advantages``.
     shaping_advantages: Optional[torch.Tensor] = None
+    #: ``[P, B, T]`` LOQA's estimate of ``Q(s_t, b_t)`` for the action taken: the *uncentred* GAE
+    #: advantage plus the value (centring would shift it by the batch mean); None unless LOQA.
+    taken_q: Optional[torch.Tensor] = None
 
 
 class Trainer:
@@ -188,7 +191,7 @@ class Trainer:
         obs_all, times = traj.obs_with_final(), self._times(T)
         shaping_lambda = cfg.gae_lambda if cfg.shaping_gae_lambda is None else cfg.shaping_gae_lambda
         separate = hasattr(self.algo, "shaping") and shaping_lambda != cfg.gae_lambda
-        out = {"adv": [], "ret": [], "val": [], "q": [], "shaping": []}
+        out = {"adv": [], "ret": [], "val": [], "q": [], "shaping": [], "taken_q": []}
         for seat in range(traj.n_players):
             learner = self._seat_learner(seat)
             values, q = learner.critic.values_and_q(obs_all[seat], times)
@@ -198,6 +201,8 @@ class Trainer:
                 shaping = gae(rewards[seat], values[:, :T], cfg.gamma, shaping_lambda,
                               next_value=values[:, T] * not_done)
                 out["shaping"].append(shaping - shaping.mean(0, keepdim=True) if cfg.center_advantages else shaping)
+            if self.algo.needs_q_values:
+                out["taken_q"].append(adv + values[:, :T])
             if cfg.center_advantages:
                 adv = adv - adv.mean(0, keepdim=True)
             ret = gae(rewards[seat], target[:, :T], cfg.gamma, cfg.gae_lambda,
@@ -208,7 +213,8 @@ class Trainer:
             out["q"].append(q[:, :T] if q is not None else None)
         q_all = torch.stack(out["q"]) if out["q"][0] is not None else None
         return SeatEstimates(torch.stack(out["adv"]), torch.stack(out["ret"]), torch.stack(out["val"]), q_all,
-                             torch.stack(out["shaping"]) if separate else None)
+                             torch.stack(out["shaping"]) if separate else None,
+                             torch.stack(out["taken_q"]) if out["taken_q"] else None)
 
     def _rows(self, learner_index: int, learner_mask: torch.Tensor) -> List[tuple]:
         """``(seat, batch indices)`` of the games where ``learner_index`` learns from that seat."""
@@ -233,7 +239,7 @@ class Trainer:
         other_adv = torch.cat([shaping[others[s]][:, idx] for s, idx in rows], dim=1)
         other_q = None
         if self.algo.needs_q_values:
-            probs = loqa_opponent_probs(est.q, traj.actions, est.advantages + est.values,
+            probs = loqa_opponent_probs(est.q, traj.actions, est.taken_q,
                                         getattr(self.algo, "temperature", 1.0))  # [P, B, T]
             other_q = torch.cat([probs[others[s]][:, idx] for s, idx in rows], dim=1)
         return LearnerBatch(obs=take(traj.obs, own), actions=take(traj.actions, own),
