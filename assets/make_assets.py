@@ -1,8 +1,12 @@
-"""Re-create the small trained checkpoints that the training notebooks load (notebook 07: the IPD).
+"""Re-create the small trained checkpoints that the training notebooks load (notebooks 07-10).
 
     python assets/make_assets.py ipd                              # AA, naive AC, PPO; seeds 0-4
     python assets/make_assets.py ipd --algos aa --seeds 0 1       # a subset
     python assets/make_assets.py ipd --evaluate-only              # re-evaluate the existing checkpoints
+    python assets/make_assets.py coin --algos aa ppo --seeds 0 1 2                 # notebook 08
+    python assets/make_assets.py negotiation --algos aa ppo ppo_sr --seeds 0 1 2   # notebook 09
+    python assets/make_assets.py commons --algos paa ppo ppo_sr --seeds 0          # notebook 10
+    python assets/make_assets.py commons --algos paa --betas 0.5 2 --seeds 0       # Fig. 8's beta ablation
 
 Training is deterministic on the CPU for a given seed and library version, so
 re-running a command re-creates the same checkpoint. The full IPD set takes
@@ -44,6 +48,7 @@ from pathlib import Path
 import torch
 
 from aa_lib.evaluation import load_policy
+from aa_lib.evaluation.commons import focal_evaluation
 from aa_lib.training.checkpoint import save_checkpoint
 from aa_lib.training.envs import make_env
 from aa_lib.training.session import evaluate_policy, train_session
@@ -51,9 +56,14 @@ from aa_lib.training.session import evaluate_policy, train_session
 ASSETS = Path(__file__).resolve().parent
 #: Scripted co-players every checkpoint is evaluated against, per game.
 EVAL_OPPONENTS = {"ipd": ("self", "AD", "AC", "TFT"), "coin": ("self", "AD", "AC"),
-                  "negotiation": ("self", "AD", "AC")}
+                  "negotiation": ("self", "AD", "AC"), "commons": ("self", "Greedy")}
 #: Monte Carlo budget (games per co-player) and base seed of the recorded evaluation.
 EVAL_EPISODES, EVAL_SEED = 1024, 12345
+#: Commons Harvest: games per setting of :func:`aa_lib.evaluation.commons.focal_evaluation`
+#: (self-play, and focal agents with 2 greedy invaders); its episodes are 100 steps of 5 CNN agents.
+COMMONS_EVAL_EPISODES = 256
+#: Commons Harvest checkpoints keep only the policy: its CNN critics would triple the file size.
+COMMONS_SLIM_LEARNER_KEYS = ("policy",)
 
 
 #: Learner parts and history keys kept in a shipped checkpoint.
@@ -64,22 +74,31 @@ SLIM_HISTORY_KEYS = ("iteration", "reward", "cooperation", "entropy", "actor_los
 def slim_state(trainer) -> dict:
     """A small checkpoint: format, config, iteration, networks and a short history (see above)."""
     state = trainer.state_dict()
+    keys = COMMONS_SLIM_LEARNER_KEYS if state["config"]["game"] == "commons" else SLIM_LEARNER_KEYS
     return {
         "format": state["format"], "slim": True, "config": state["config"], "iteration": state["iteration"],
-        "learners": [{k: learner[k] for k in SLIM_LEARNER_KEYS} for learner in state["learners"]],
+        "learners": [{k: learner[k] for k in keys} for learner in state["learners"]],
         "history": [{k: m[k] for k in SLIM_HISTORY_KEYS if k in m} for m in state["history"]],
     }
 
 
-def command_for(game: str, algo: str, seed: int) -> str:
+def command_for(game: str, algo: str, seed: int, beta=None) -> str:
     """The command that re-creates one checkpoint (the default command re-creates them all)."""
-    return f"python assets/make_assets.py {game} --algos {algo} --seeds {seed}"
+    betas = "" if beta is None else f" --betas {beta:g}"
+    return f"python assets/make_assets.py {game} --algos {algo}{betas} --seeds {seed}"
 
 
-def make_one(game: str, algo: str, seed: int, out: Path, device: str) -> dict:
-    """Train, save and evaluate one checkpoint; returns the recorded JSON record."""
-    result = train_session(game, algo, seed=seed, device=device, opponent="replay")
-    stem = out / f"{algo}_s{seed}"
+def stem_name(algo: str, seed: int, beta=None) -> str:
+    """File name (without suffix) of a checkpoint: ``<algo>_s<seed>``, or ``<algo>_b<beta>_s<seed>`` with
+    the decimal point of beta written ``p`` (``paa_b0p5_s0``: a dot would start the file suffix)."""
+    return f"{algo}_s{seed}" if beta is None else f"{algo}_b{beta:g}_s{seed}".replace(".", "p")
+
+
+def make_one(game: str, algo: str, seed: int, out: Path, device: str, beta=None) -> dict:
+    """Train, save and evaluate one checkpoint (``beta``: the AA weight, None for the preset's); returns
+    the recorded JSON record."""
+    result = train_session(game, algo, seed=seed, device=device, opponent="replay", beta=beta)
+    stem = out / stem_name(algo, seed, beta)
     save_checkpoint(slim_state(result.trainer), stem.with_suffix(".pt")).chmod(0o644)  # mkstemp makes it 0600
     last = result.history[-1]
     record = {
@@ -89,7 +108,7 @@ def make_one(game: str, algo: str, seed: int, out: Path, device: str) -> dict:
         "final_training_metrics": {k: last[k] for k in ("reward", "cooperation") if k in last},
         "evaluation": None,
         "config": result.config.to_dict(),
-        "command": command_for(game, algo, seed),
+        "command": command_for(game, algo, seed, beta), "beta": beta,
         "torch": torch.__version__, "python": platform.python_version(),
     }
     return evaluate_one(stem, record)
@@ -99,10 +118,13 @@ def evaluate_one(stem: Path, record: dict) -> dict:
     """Evaluate checkpoint ``stem.pt`` on the CPU, store the metrics in ``record`` and write ``stem.json``."""
     env = make_env(record["game"], **record["config"]["game_options"])
     policy = load_policy(stem.with_suffix(".pt"))
-    evaluation = evaluate_policy(policy, env, opponents=EVAL_OPPONENTS[record["game"]], episodes=EVAL_EPISODES,
-                                 seed=EVAL_SEED + record["seed"])
+    if record["game"] == "commons":  # focal agents with greedy invaders (paper Sec. 5.4), per-capita returns
+        evaluation = focal_evaluation(policy, env, episodes=COMMONS_EVAL_EPISODES, seed=EVAL_SEED + record["seed"])
+    else:
+        evaluation = evaluate_policy(policy, env, opponents=EVAL_OPPONENTS[record["game"]],
+                                     episodes=EVAL_EPISODES, seed=EVAL_SEED + record["seed"])
     record["evaluation"] = evaluation.to_dict()
-    record["command"] = command_for(record["game"], record["algo"], record["seed"])
+    record["command"] = command_for(record["game"], record["algo"], record["seed"], record.get("beta"))
     for part in ("metrics", "errors"):  # a state never visited has no estimate: null in JSON
         values = record["evaluation"][part]
         record["evaluation"][part] = {k: (None if math.isnan(v) else v) for k, v in values.items()}
@@ -115,6 +137,8 @@ def main(argv=None) -> None:
     parser.add_argument("game", choices=sorted(EVAL_OPPONENTS))
     parser.add_argument("--algos", nargs="+", default=["aa", "naive", "ppo"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--betas", nargs="+", type=float, default=None,
+                        help="AA weights (one checkpoint each, named <algo>_b<beta>_s<seed>, e.g. paa_b0p5_s0); default: the preset's")
     parser.add_argument("--device", default="cpu", help="cpu (the shipped files) or cuda")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--evaluate-only", action="store_true",
@@ -125,16 +149,17 @@ def main(argv=None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
     for algo in args.algos:
-        for seed in args.seeds:
-            if args.evaluate_only:
-                stem = out / f"{algo}_s{seed}"
-                record = evaluate_one(stem, json.loads(stem.with_suffix(".json").read_text()))
-            else:
-                record = make_one(args.game, algo, seed, out, args.device)
-            m = record["evaluation"]["metrics"]
-            shown = {k: (None if v is None else round(v, 3)) for k, v in m.items()
-                     if k.startswith(("reward/", "p_cooperate/random"))}
-            print(f"{algo} seed {seed}: {record['wall_time_s']:.0f}s {shown}", flush=True)
+        for beta in args.betas or [None]:
+            for seed in args.seeds:
+                if args.evaluate_only:
+                    stem = out / stem_name(algo, seed, beta)
+                    record = evaluate_one(stem, json.loads(stem.with_suffix(".json").read_text()))
+                else:
+                    record = make_one(args.game, algo, seed, out, args.device, beta)
+                m = record["evaluation"]["metrics"]
+                shown = {k: (None if v is None else round(v, 3)) for k, v in m.items()
+                         if k.startswith(("reward/", "return/", "p_cooperate/random"))}
+                print(f"{stem_name(algo, seed, beta)}: {record['wall_time_s']:.0f}s {shown}", flush=True)
     print(f"total wall time {time.time() - start:.0f}s on {args.device} ({args.threads} thread(s))")
 
 

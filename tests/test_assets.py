@@ -21,6 +21,7 @@ import pytest
 import torch
 
 from aa_lib.evaluation import load_policy, play
+from aa_lib.evaluation.commons import focal_evaluation
 from aa_lib.training import make_env
 from aa_lib.training.session import evaluate_policy
 
@@ -31,6 +32,8 @@ MIN_VISITS = 100
 #: float32 rounding of one network output (a probability that is the same in every episode has no MC error).
 FLOAT_SLACK = 1e-6
 ASSET_BUDGET_BYTES = 5 * 2 ** 20
+#: Share of the budget for the Commons Harvest checkpoints (notebook 10).
+COMMONS_BUDGET_BYTES = 1.5 * 2 ** 20
 
 
 
@@ -69,6 +72,25 @@ def test_ipd_assets_are_shipped_within_budget():
     assert total < ASSET_BUDGET_BYTES, f"assets/ holds {total / 2 ** 20:.1f} MB"
 
 
+def test_commons_assets_are_shipped_within_budget():
+    names = {p.stem for p in (ASSETS / "commons").glob("*.pt")}
+    for name in ("paa_s0", "ppo_s0", "ppo_sr_s0", "paa_b0p5_s0", "paa_b2_s0"):  # notebook 10 and Fig. 8
+        assert name in names, f"missing assets/commons/{name}.pt"
+    total = sum(p.stat().st_size for p in (ASSETS / "commons").rglob("*") if p.is_file())
+    assert total < COMMONS_BUDGET_BYTES, f"assets/commons/ holds {total / 2 ** 20:.2f} MB"
+
+
+def _fresh_evaluation(checkpoint: Path, record: dict, env):
+    """The recorded protocol again, with the next seed."""
+    protocol = record["evaluation"]["protocol"]
+    if protocol.get("kind") == "commons_focal":  # focal agents + greedy invaders (Commons Harvest)
+        return focal_evaluation(load_policy(checkpoint), env, n_invaders=protocol["n_invaders"],
+                                invader=protocol["invader"], episodes=protocol["episodes"],
+                                seed=protocol["seed"] + 1, self_play=protocol["self_play"])
+    return evaluate_policy(load_policy(checkpoint), env, opponents=protocol["opponents"],
+                           probes=protocol["probes"], episodes=protocol["episodes"], seed=protocol["seed"] + 1)
+
+
 @pytest.mark.parametrize("checkpoint", CHECKPOINTS, ids=_ids(CHECKPOINTS))
 def test_checkpoint_loads_safely_and_plays(checkpoint):
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)  # plain tensors and containers only
@@ -85,12 +107,11 @@ def test_checkpoint_loads_safely_and_plays(checkpoint):
 @pytest.mark.parametrize("checkpoint", CHECKPOINTS, ids=_ids(CHECKPOINTS))
 def test_recorded_metrics_match_a_fresh_evaluation(checkpoint):
     record = _record(checkpoint)
-    recorded, protocol = record["evaluation"], record["evaluation"]["protocol"]
+    recorded = record["evaluation"]
     env = make_env(record["game"], **record["config"]["game_options"])
-    fresh = evaluate_policy(load_policy(checkpoint), env, opponents=protocol["opponents"],
-                            probes=protocol["probes"], episodes=protocol["episodes"], seed=protocol["seed"] + 1)
+    fresh = _fresh_evaluation(checkpoint, record, env)
     keys = list(_compared(record))
-    assert any(k.startswith("reward/") for k in keys)
+    assert any(k.startswith(("reward/", "return/")) for k in keys)
     for key in keys:
         if key.startswith("p_cooperate/") and fresh.metrics[key.replace("p_cooperate", "visits")] < MIN_VISITS:
             continue

@@ -309,3 +309,32 @@ def test_training_figure_panels():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_dashboard_references_and_beta_range_beyond_the_ipd():
+    from aa_lib.presets import preset
+    from aa_lib.viz.dashboard import training_dashboard
+
+    coin = training_dashboard("coin", "aa", device="cpu")
+    assert coin.beta.value == preset("coin", "aa").algo_options["beta"] == 5.0  # not clamped by the slider
+    assert coin.references["all cooperate"] > 0.25 and abs(coin.references["all defect"]) < 0.05
+    negotiation = training_dashboard("negotiation", "aa", device="cpu")
+    # per-step reward averaged over both seats: AC-AC gives 0.5 and AD-AD 0.3 in every game
+    assert negotiation.references == pytest.approx({"all cooperate": 0.5, "all defect": 0.3})
+
+
+def test_evaluate_policy_own_coin_share_in_the_coin_game():
+    from aa_lib.agents.scripted import CoinAlwaysCooperate, CoinAlwaysDefect
+    from aa_lib.evaluation import coin_pickups
+    from aa_lib.games.coin import CoinGame
+    from aa_lib.training.session import evaluate_policy
+
+    env = CoinGame(episode_length=16)
+    ac = evaluate_policy(CoinAlwaysCooperate(), env, opponents=("self", "AD"), episodes=128)
+    assert ac.metrics["own_coin/self"] == 1.0 and ac.metrics["own_coin/AD"] == 1.0
+    assert ac.errors["own_coin/AD"] == 0.0
+    # the same games as coin_pickups (same seed, same draws): the same share
+    ad = evaluate_policy(CoinAlwaysDefect(), env, opponents=("AD",), episodes=256, seed=4)
+    direct = coin_pickups(CoinAlwaysDefect(), env, "AD", 256, torch.Generator().manual_seed(4))
+    assert ad.metrics["own_coin/AD"] == pytest.approx(direct["own_fraction"], abs=1e-12)
+    assert 0.0 < ad.errors["own_coin/AD"] < 0.02

@@ -74,3 +74,43 @@ def test_coin_pickups_of_scripted_agents():
     assert exploited["own_fraction"] == 1.0 and exploited["reward"] < 0 < exploited["opponent_reward"]
     with pytest.raises(ValueError, match="CoinGame"):
         coin_pickups(CoinAlwaysCooperate(), IteratedMatrixGame(episode_length=2))
+
+
+def test_retaliation_shares_hand_computed():
+    from aa_lib.evaluation import retaliation_shares
+
+    # one game of 6 steps; the co-player steals at step 1; the coin is the co-player's at steps 2, 3, 5
+    chance = torch.tensor([[0, 0, 1, 1, 0, 1]], dtype=torch.bool)
+    took_other = torch.tensor([[0, 0, 0, 1, 0, 0]], dtype=torch.bool)
+    stole = torch.tensor([[0, 1, 0, 0, 0, 0]], dtype=torch.bool)
+    out = retaliation_shares(chance, took_other, stole, window=2)  # after a theft: steps 2, 3
+    assert out["steps_after_theft"] == 2 and out["after_theft"] == 0.5
+    assert out["steps_otherwise"] == 1 and out["otherwise"] == 0.0  # step 5
+    out = retaliation_shares(chance, took_other, stole, window=1)  # only step 2 follows the theft
+    assert out["after_theft"] == 0.0 and out["otherwise"] == 0.5
+    none = retaliation_shares(chance & False, took_other, stole, window=2)
+    assert math.isnan(none["after_theft"]) and none["steps_otherwise"] == 0
+    with pytest.raises(ValueError, match="window"):
+        retaliation_shares(chance, took_other, stole, window=0)
+    with pytest.raises(ValueError, match="co_player_stole"):
+        retaliation_shares(chance, took_other, stole[:, :3])
+
+
+def test_coin_retaliation_of_scripted_agents():
+    from aa_lib.agents.scripted import CoinAlwaysCooperate, CoinAlwaysDefect
+    from aa_lib.evaluation import coin_retaliation
+    from aa_lib.games.coin import CoinGame
+
+    env, g = CoinGame(episode_length=16), torch.Generator().manual_seed(3)
+    ac = coin_retaliation(CoinAlwaysCooperate(), env, "AD", 256, g)
+    assert ac["after_theft"] == 0.0 and ac["otherwise"] == 0.0 and ac["steps_after_theft"] > 100
+    # Always Defect ignores the history. Counting the share of its *pickups* that are steals gives
+    # 0.58 after a theft vs 0.24 otherwise (colours alternate, so a theft is always followed by a coin
+    # of the thief's colour); the take rate per step with such a coin on the board removes that:
+    # 0.65 vs 0.59 at 2048 games (the rest is coin age: "otherwise" holds more coins that have lain
+    # out of reach for a while). A reciprocal agent has to beat this history-blind reference.
+    ad = coin_retaliation(CoinAlwaysDefect(), env, "AD", 512, g)
+    assert 0.4 < ad["otherwise"] < 0.8 and 0.0 <= ad["after_theft"] - ad["otherwise"] < 0.15, ad
+    with pytest.raises(ValueError, match="CoinGame"):
+        from aa_lib.games.iterated import IteratedMatrixGame
+        coin_retaliation(CoinAlwaysCooperate(), IteratedMatrixGame(episode_length=2))

@@ -1,7 +1,10 @@
 """Evaluation: head-to-head leagues, cooperation probes and exploitability."""
 from .league import LeagueResult, run_league
 from .match import as_policy, load_policy, play
-from .probes import ProbeResult, coin_pickups, cooperation_probe, exploitability
+from .negotiation import bid_profile, negotiation_transcript
+from .commons import classify_behaviour, commons_stats, focal_evaluation, normalised_score, reference_returns
+from .probes import ProbeResult, coin_pickups, coin_retaliation, cooperation_probe, exploitability, retaliation_shares
 
-__all__ = ["LeagueResult", "ProbeResult", "as_policy", "coin_pickups", "cooperation_probe", "exploitability", "load_policy",
-           "play", "run_league"]
+__all__ = ["classify_behaviour", "commons_stats", "focal_evaluation", "normalised_score", "reference_returns",
+           "LeagueResult", "ProbeResult", "as_policy", "bid_profile", "negotiation_transcript", "coin_pickups", "coin_retaliation", "cooperation_probe", "exploitability", "load_policy",
+           "play", "retaliation_shares", "run_league"]

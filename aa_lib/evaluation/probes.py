@@ -1,4 +1,4 @@
-"""Behaviour probes: P(cooperate | previous joint action) (Fig. 1b), exploitability, Coin Game pickups.
+"""Behaviour probes: P(cooperate | previous joint action) (Fig. 1b), exploitability, Coin Game pickups and retaliation.
 
 For a history-based (GRU) policy, ``P(C | previous joint action)`` is measured
 empirically: play episodes, and average the policy's probability of
@@ -19,7 +19,8 @@ from ..exact.memory_one import STATE_NAMES
 from ..training.rollout import collect_rollout
 from .match import as_policy, play
 
-__all__ = ["ProbeResult", "cooperation_probe", "exploitability", "coin_pickups"]
+__all__ = ["ProbeResult", "cooperation_probe", "exploitability", "coin_pickups", "coin_retaliation",
+           "retaliation_shares"]
 
 
 @dataclass
@@ -120,3 +121,72 @@ def coin_pickups(policy, env, opponent="self", batch_size: int = 512,
     return {"own_fraction": counts["own"] / total if total else float("nan"),
             "own_per_step": counts["own"] / steps, "other_per_step": counts["other"] / steps,
             "reward": float(per_step[seats].mean()), "opponent_reward": float(per_step[1])}
+
+
+def retaliation_shares(coin_is_others: torch.Tensor, took_other: torch.Tensor, co_player_stole: torch.Tensor,
+                       window: int = 3) -> Dict[str, float]:
+    """How often a player takes a coin of the co-player's colour, after a theft and otherwise.
+
+    In the Coin Game colours alternate after every pickup, so right after the
+    co-player stole one of my coins the coin on the board is always the
+    co-player's: counting the share of *my pickups* that are steals would show
+    "retaliation" even for an agent that ignores the history. The probe therefore
+    looks only at steps where the coin on the board has the co-player's colour and
+    measures the per-step rate at which the player takes it.
+
+    Args:
+        coin_is_others: ``[B, T]`` bool, at the start of step t the coin has the
+            co-player's colour (from the probed player's observation).
+        took_other: ``[B, T]`` bool, the probed player picked up a coin of the
+            co-player's colour at step t.
+        co_player_stole: ``[B, T]`` bool, the co-player picked up a coin of the
+            probed player's colour at step t.
+        window: a step counts as "after a theft" when the co-player stole in one
+            of the ``window`` steps before it (not the step itself).
+
+    Returns ``{"after_theft", "otherwise"}`` (take rates per step, NaN when there is no
+    such step) and ``{"steps_after_theft", "steps_otherwise"}`` (the steps behind them).
+    A history-blind agent has about the same rate in both; a reciprocal one a
+    higher rate after a theft; Always Cooperate 0 in both.
+    """
+    if not isinstance(window, int) or window < 1:
+        raise ValueError(f"window must be a positive int, got {window!r}")
+    shape = coin_is_others.shape
+    for name, x in (("coin_is_others", coin_is_others), ("took_other", took_other),
+                    ("co_player_stole", co_player_stole)):
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape != shape:
+            raise ValueError(f"{name} must be a [B, T] tensor like coin_is_others {tuple(shape)}, "
+                             f"got {getattr(x, 'shape', type(x))}")
+    stole, chance = co_player_stole.bool(), coin_is_others.bool()
+    recent = torch.zeros_like(stole)
+    for lag in range(1, min(window, shape[1] - 1) + 1):  # recent[:, t]: a theft in steps t-window .. t-1
+        recent[:, lag:] |= stole[:, :-lag]
+    out = {}
+    for key, where in (("after_theft", chance & recent), ("otherwise", chance & ~recent)):
+        steps, taken = float(where.sum()), float((took_other.bool() & where).sum())
+        out[key] = taken / steps if steps else float("nan")
+        out[f"steps_{key}"] = steps
+    return out
+
+
+@torch.no_grad()
+def coin_retaliation(policy, env, opponent="self", batch_size: int = 1024,
+                     generator: Optional[torch.Generator] = None, window: int = 3) -> Dict[str, float]:
+    """Does ``policy`` (seat 1) take the co-player's coins more often right after it stole one of its coins?
+
+    Plays ``batch_size`` Coin Game episodes against ``opponent`` (``"self"``, a
+    scripted name such as ``"AD"``, or any agent) and applies
+    :func:`retaliation_shares` to seat 1 (see there for why only steps with a coin
+    of the co-player's colour count).
+    """
+    if type(env).__name__ != "CoinGame":
+        raise ValueError(f"coin_retaliation needs a CoinGame environment, got {type(env).__name__}")
+    me = as_policy(policy)
+    if isinstance(opponent, str):
+        opponent = me if opponent == "self" else scripted_agent(env, opponent)
+    infos = []
+    traj = collect_rollout(env, [me, as_policy(opponent)], batch_size, generator,
+                           on_step=lambda r: infos.append(r.info))
+    other = torch.stack([i["picked_other"] for i in infos], -1).cpu()  # [2, B, T]
+    coin_is_others = traj.obs[0, :, :, 3].flatten(2).any(-1).cpu()  # plane 3: a coin of the other's colour
+    return retaliation_shares(coin_is_others, other[0], other[1], window)

@@ -381,11 +381,32 @@ def _probe_metrics(policy, traj, name: str, metrics: dict, errors: dict) -> None
         metrics[f"visits/{name}/{state}"] = float(hit.sum())
 
 
+def _own_coin_metrics(pickups: Dict[str, list], name: str, metrics: dict, errors: dict) -> None:
+    """Coin Game: share of the probed seat's pickups that are coins of its own colour (``own_coin/<name>``;
+    in self-play both seats count), as a ratio over episodes with its standard error."""
+    own = torch.stack(pickups["own"], -1).sum(-1).double().cpu()  # [P, B] own-colour pickups per episode
+    total = own + torch.stack(pickups["other"], -1).sum(-1).double().cpu()
+    seats = slice(None) if name == "self" else slice(0, 1)
+    key = f"own_coin/{name}"
+    metrics[key], errors[key] = ratio_and_error(own[seats].sum(0), total[seats].sum(0))
+
+
+def _bid_metrics(traj, name: str, metrics: dict, errors: dict) -> None:
+    """Negotiation Game: mean proposal of seat 1 on the items it values less (``bid_low/<name>``; AC 0,
+    AD 5) and more (``bid_high/<name>``), per episode, with standard errors over episodes."""
+    from ..evaluation.negotiation import episode_bids
+
+    for key, per_episode in episode_bids(traj).items():
+        metrics[f"{key}/{name}"], errors[f"{key}/{name}"] = mean_and_error(per_episode)
+
+
 @torch.no_grad()
 def evaluate_policy(policy, env, *, opponents: Sequence[str] = ("self", "AD"),
                     probes: Optional[Sequence[str]] = ("self", "random"), episodes: int = 1024,
                     seed: int = 0) -> Evaluation:
-    """Per-step rewards (and, in iterated 2x2 games, P(C | previous joint action)) with standard errors.
+    """Per-step rewards (and, in iterated 2x2 games, P(C | previous joint action); in the Coin Game the
+    own-coin share of pickups; in the Negotiation Game the mean bids on low- and high-value items) with
+    standard errors.
 
     One batch of ``episodes`` games per co-player; every standard error treats
     the episodes as the independent samples (steps inside an episode may be
@@ -412,18 +433,22 @@ def evaluate_policy(policy, env, *, opponents: Sequence[str] = ("self", "AD"),
     generator = torch.Generator(device=env.device).manual_seed(int(seed))
     metrics, errors = {}, {}
 
-    def games(name: str):
+    coin = type(env).__name__ == "CoinGame"
+
+    def games(name: str, on_step=None):
         if name == "self":
             others = [me] * (env.n_players - 1)
         elif name == "random" and is_iterated_2x2(env):
             others = [scripted_agent(env, "Random")]
         else:
             others = [scripted_agent(env, name) for _ in range(env.n_players - 1)]
-        return collect_rollout(env, [me] + [as_policy(o) for o in others], episodes, generator)
+        return collect_rollout(env, [me] + [as_policy(o) for o in others], episodes, generator, on_step=on_step)
 
     self_games = None
     for name in opponents:
-        traj = games(name)
+        pickups = {"own": [], "other": []}
+        on_step = (lambda r: [pickups[k].append(r.info[f"picked_{k}"]) for k in pickups]) if coin else None
+        traj = games(name, on_step)
         per_episode = traj.rewards.mean(-1).cpu()  # [P, B] per-step reward of each seat
         if name == "self":
             self_games = traj
@@ -432,6 +457,10 @@ def evaluate_policy(policy, env, *, opponents: Sequence[str] = ("self", "AD"),
             metrics[f"reward/{name}"], errors[f"reward/{name}"] = mean_and_error(per_episode[0])
             key = f"opponent_reward/{name}"
             metrics[key], errors[key] = mean_and_error(per_episode[1:].mean(0))
+        if coin:
+            _own_coin_metrics(pickups, name, metrics, errors)
+        if type(env).__name__ == "NegotiationGame":
+            _bid_metrics(traj, name, metrics, errors)
     for name in probes:
         traj = self_games if (name == "self" and self_games is not None) else games(name)
         _probe_metrics(me, traj, name, metrics, errors)

@@ -203,7 +203,8 @@ class TrainingDashboard:
                                      style=style, layout=wide)
         self.opponent = widgets.Dropdown(options=choices, value=opponent, description="opponent", style=style,
                                          layout=wide)
-        self.beta = widgets.FloatSlider(value=base.algo_options.get("beta", 1.0), min=0.0, max=3.0, step=0.05,
+        beta = base.algo_options.get("beta", 1.0)
+        self.beta = widgets.FloatSlider(value=beta, min=0.0, max=max(3.0, 2.0 * beta), step=0.05,
                                         description="AA weight β", style=style, layout=wide)
         self.gamma = widgets.FloatSlider(value=base.gamma, min=0.5, max=0.99, step=0.01, description="discount γ",
                                          style=style, layout=wide)
@@ -301,15 +302,28 @@ class TrainingDashboard:
 
     @staticmethod
     def _references(config) -> Optional[Dict[str, float]]:
-        """Per-step returns of mutual cooperation and mutual defection (iterated 2x2 games)."""
+        """Per-step returns of mutual cooperation and mutual defection.
+
+        Exact payoffs in iterated 2x2 games; in other two-player games with
+        scripted Always Cooperate / Always Defect agents (Coin, Negotiation) the
+        mean per-step reward of 256 seeded games of each pairing.
+        """
+        import torch
+
+        from ..agents.scripted import SCRIPTED_NAMES, scripted_agent
+        from ..evaluation import play
         from ..training.envs import make_env
         from ..training.session import is_iterated_2x2
 
         env = make_env(config.game, **config.game_options)
-        if not is_iterated_2x2(env) or not hasattr(env, "game"):
+        if is_iterated_2x2(env) and hasattr(env, "game"):
+            payoffs = env.game.payoffs
+            return {"all cooperate": float(payoffs[0, 0, 0]), "all defect": float(payoffs[0, 1, 1])}
+        if env.n_players != 2 or not {"AC", "AD"} <= set(SCRIPTED_NAMES.get(type(env).__name__, ())):
             return None
-        payoffs = env.game.payoffs
-        return {"all cooperate": float(payoffs[0, 0, 0]), "all defect": float(payoffs[0, 1, 1])}
+        generator = torch.Generator(device=env.device).manual_seed(0)
+        return {label: float(play(env, [scripted_agent(env, name)] * 2, 256, generator).mean())
+                for label, name in (("all cooperate", "AC"), ("all defect", "AD"))}
 
     def _probe(self, result) -> Optional[Dict[str, float]]:
         """P(C | previous joint action) against a random co-player (iterated 2x2 games only)."""

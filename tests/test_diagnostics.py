@@ -1,0 +1,77 @@
+"""The AA-term gradient diagnostic: its gradients recombine to the actor loss's gradient; bad input."""
+import math
+
+import pytest
+import torch
+
+from aa_lib.presets import preset
+from aa_lib.training import Trainer
+from aa_lib.training.diagnostics import shaping_gradient_alignment
+from aa_lib.training.rollout import collect_mixed_rollout
+
+
+def _config(game="ipd", **overrides):
+    options = dict(batch_size=32, iterations=2, seed=3, device="cpu")
+    options.update(overrides)
+    return preset(game, "aa", **options)
+
+
+@pytest.mark.parametrize("game", ["ipd", "negotiation"])
+def test_pg_and_shaping_gradients_recombine_to_the_actor_loss_gradient(game):
+    cfg = _config(game, algo_options={"entropy_coef": 0.0, "beta": 2.0})
+    out = shaping_gradient_alignment(Trainer(cfg), ["gae"])["gae"]
+    # the same batch from an identical trainer, through the algorithm's own actor loss
+    trainer = Trainer(cfg)
+    chunks = trainer._plan()
+    traj = collect_mixed_rollout(trainer.env, [(c.policies, c.size) for c in chunks], trainer.rollout_generator,
+                                 cfg.horizon)
+    mask = torch.cat([torch.tensor(c.learner_seats)[:, None].expand(-1, c.size) for c in chunks], dim=1)
+    batch = trainer.learner_batch(traj, trainer.estimate(traj), trainer._rows(0, mask))
+    loss, _ = trainer.algo.actor_loss(trainer.policy, batch)
+    grads = torch.autograd.grad(loss, [p for p in trainer.policy.parameters()], allow_unused=True)
+    full = math.sqrt(sum(float((g ** 2).sum()) for g in grads if g is not None))
+    beta, pg, sh, cos = 2.0, out["pg_norm"], out["shaping_norm"], out["cosine"]
+    # the AA weight is A + beta * shaping, so -grad(loss) = g_pg + beta g_sh
+    assert full == pytest.approx(math.sqrt(pg ** 2 + beta ** 2 * sh ** 2 + 2 * beta * pg * sh * cos), rel=1e-4)
+    assert -1.0 <= cos <= 1.0 and sh > 0.0
+
+
+def test_estimators_are_deterministic_and_differ():
+    a = shaping_gradient_alignment(Trainer(_config()))
+    b = shaping_gradient_alignment(Trainer(_config()))
+    assert a == b and set(a) == {"gae", "td", "reward"}
+    assert a["gae"]["pg_norm"] == a["td"]["pg_norm"] == a["reward"]["pg_norm"]  # the PG part is the same
+    assert len({a[k]["shaping_norm"] for k in a}) == 3
+
+
+def test_diagnostic_rejects_bad_input():
+    with pytest.raises(ValueError, match="no shaping term"):
+        shaping_gradient_alignment(Trainer(preset("ipd", "ppo", batch_size=8, iterations=1)))
+    with pytest.raises(ValueError, match="estimators"):
+        shaping_gradient_alignment(Trainer(_config()), ["lambda"])
+    with pytest.raises(ValueError, match="self-play"):
+        shaping_gradient_alignment(Trainer(_config(self_play=False)))
+
+
+def test_warm_up_critic_leaves_the_policy_and_learning_rates_alone():
+    from aa_lib.training.diagnostics import warm_up_critic
+
+    trainer = Trainer(_config())
+    before = [p.detach().clone() for p in trainer.policy.parameters()]
+    critic_before = [p.detach().clone() for p in trainer.learners[0].critic.parameters()]
+    lr = trainer.learners[0].actor_opt.param_groups[0]["lr"]
+    explained = warm_up_critic(trainer, 3)
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.policy.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(critic_before, trainer.learners[0].critic.parameters()))
+    assert trainer.learners[0].actor_opt.param_groups[0]["lr"] == lr and trainer.iteration == 3
+    assert explained <= 1.0
+    with pytest.raises(ValueError, match="iterations"):
+        warm_up_critic(trainer, 0)
+
+
+def test_several_batches_average_the_gradients():
+    one = shaping_gradient_alignment(Trainer(_config()), ["gae"], batches=1)["gae"]
+    two = shaping_gradient_alignment(Trainer(_config()), ["gae"], batches=2)["gae"]
+    assert one != two and two["pg_norm"] > 0
+    with pytest.raises(ValueError, match="batches"):
+        shaping_gradient_alignment(Trainer(_config()), batches=0)
