@@ -37,8 +37,8 @@ def test_pg_and_shaping_gradients_recombine_to_the_actor_loss_gradient(game):
 
 
 def test_estimators_are_deterministic_and_differ():
-    a = shaping_gradient_alignment(Trainer(_config()))
-    b = shaping_gradient_alignment(Trainer(_config()))
+    a = shaping_gradient_alignment(Trainer(_config()), batches=2)
+    b = shaping_gradient_alignment(Trainer(_config()), batches=2)
     assert a == b and set(a) == {"gae", "td", "reward"}
     assert a["gae"]["pg_norm"] == a["td"]["pg_norm"] == a["reward"]["pg_norm"]  # the PG part is the same
     assert len({a[k]["shaping_norm"] for k in a}) == 3
@@ -73,5 +73,9 @@ def test_several_batches_average_the_gradients():
     one = shaping_gradient_alignment(Trainer(_config()), ["gae"], batches=1)["gae"]
     two = shaping_gradient_alignment(Trainer(_config()), ["gae"], batches=2)["gae"]
     assert one != two and two["pg_norm"] > 0
+    assert math.isnan(one["split_cosine"]) and -1.0 <= two["split_cosine"] <= 1.0
+    # the first batch of the two-batch run is the one-batch run's batch (same seed, same stream):
+    # the split cosine compares it with the second batch, and the average is their mean
+    assert two["split_cosine"] < 1.0
     with pytest.raises(ValueError, match="batches"):
         shaping_gradient_alignment(Trainer(_config()), batches=0)

@@ -93,8 +93,11 @@ def shaping_gradient_alignment(trainer, estimators: Sequence[str] = ESTIMATORS,
             noise, and one batch gives a noisy direction).
 
     Returns:
-        ``{estimator: {"pg_norm", "shaping_norm", "cosine", "shaping_abs_mean"}}``;
-        ``shaping_norm`` is before the factor beta.
+        ``{estimator: {"pg_norm", "shaping_norm", "cosine", "shaping_abs_mean", "split_cosine"}}``;
+        ``shaping_norm`` is before the factor beta. ``split_cosine`` (NaN for one batch) is the
+        cosine between the AA-term gradients averaged over the even and over the odd batches:
+        a noise floor. Near 1, the AA term's direction is well measured; near 0, it is mostly
+        noise and its ``cosine`` with the policy gradient means little.
     """
     algo = trainer.algo
     if not hasattr(algo, "shaping"):
@@ -106,17 +109,19 @@ def shaping_gradient_alignment(trainer, estimators: Sequence[str] = ESTIMATORS,
         raise ValueError(f"estimators must be a non-empty selection of {ESTIMATORS}, got {list(estimators)}")
     if not isinstance(batches, int) or batches < 1:
         raise ValueError(f"batches must be a positive int, got {batches!r}")
-    sums = {name: {"pg": 0.0, "sh": 0.0, "abs": 0.0} for name in estimators}
-    for _ in range(batches):
+    sums = {name: {"pg": 0.0, "sh": 0.0, "abs": 0.0, "halves": [0.0, 0.0]} for name in estimators}
+    for b in range(batches):
         for name, (g_pg, g_sh, shaping_abs) in _batch_gradients(trainer, estimators).items():
             sums[name]["pg"] = sums[name]["pg"] + g_pg / batches
             sums[name]["sh"] = sums[name]["sh"] + g_sh / batches
             sums[name]["abs"] += shaping_abs / batches
+            sums[name]["halves"][b % 2] = sums[name]["halves"][b % 2] + g_sh
+    cos = lambda a, b: float(torch.nn.functional.cosine_similarity(a, b, dim=0))  # noqa: E731
     out = {}
     for name, s in sums.items():
-        cosine = torch.nn.functional.cosine_similarity(s["pg"], s["sh"], dim=0)
         out[name] = {"pg_norm": float(s["pg"].norm()), "shaping_norm": float(s["sh"].norm()),
-                     "cosine": float(cosine), "shaping_abs_mean": s["abs"]}
+                     "cosine": cos(s["pg"], s["sh"]), "shaping_abs_mean": s["abs"],
+                     "split_cosine": cos(*s["halves"]) if batches > 1 else float("nan")}
     return out
 
 
