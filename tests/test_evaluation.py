@@ -114,3 +114,28 @@ def test_coin_retaliation_of_scripted_agents():
     with pytest.raises(ValueError, match="CoinGame"):
         from aa_lib.games.iterated import IteratedMatrixGame
         coin_retaliation(CoinAlwaysCooperate(), IteratedMatrixGame(episode_length=2))
+
+
+def test_coin_counterfactual_probe_is_zero_for_a_feed_forward_policy():
+    from aa_lib.agents.policies import make_policy
+    from aa_lib.agents.scripted import CoinAlwaysDefect
+    from aa_lib.evaluation import coin_counterfactual_probe
+    from aa_lib.games.coin import CoinGame
+
+    env = CoinGame(episode_length=8)
+    torch.manual_seed(0)
+    feed_forward = make_policy(env, hidden=16, recurrent=False)
+    out = coin_counterfactual_probe(feed_forward, env, 64, torch.Generator().manual_seed(1))
+    # the two histories end in the same observation: a memoryless policy cannot tell them apart
+    assert out["difference"] == 0.0 and out["difference_se"] == 0.0
+    assert 0.0 < out["after_theft"] < 1.0
+    gru = make_policy(env, hidden=16, recurrent=True)
+    out = coin_counterfactual_probe(gru, env, 64, torch.Generator().manual_seed(1), prefix_steps=3)
+    assert out["difference"] != 0.0 and out["difference_se"] > 0.0  # a GRU sees the different first step
+    with pytest.raises(ValueError, match="sequence_distribution"):
+        coin_counterfactual_probe(CoinAlwaysDefect(), env)
+    with pytest.raises(ValueError, match="prefix_steps"):
+        coin_counterfactual_probe(gru, env, 8, prefix_steps=9)
+    with pytest.raises(ValueError, match="CoinGame"):
+        from aa_lib.games.iterated import IteratedMatrixGame
+        coin_counterfactual_probe(gru, IteratedMatrixGame(episode_length=2))

@@ -14,13 +14,14 @@ from typing import Dict, Optional
 
 import torch
 
+from .._validation import check_positive_int
 from ..agents.scripted import RandomAgent, scripted_agent
 from ..exact.memory_one import STATE_NAMES
 from ..training.rollout import collect_rollout
 from .match import as_policy, play
 
 __all__ = ["ProbeResult", "cooperation_probe", "exploitability", "coin_pickups", "coin_retaliation",
-           "retaliation_shares"]
+           "coin_counterfactual_probe", "retaliation_shares"]
 
 
 @dataclass
@@ -190,3 +191,85 @@ def coin_retaliation(policy, env, opponent="self", batch_size: int = 1024,
     other = torch.stack([i["picked_other"] for i in infos], -1).cpu()  # [2, B, T]
     coin_is_others = traj.obs[0, :, :, 3].flatten(2).any(-1).cpu()  # plane 3: a coin of the other's colour
     return retaliation_shares(coin_is_others, other[0], other[1], window)
+
+
+def _torus_step(cells: torch.Tensor, moves: torch.Tensor, g: int) -> torch.Tensor:
+    """Flat cells after one move each (the Coin Game's MOVES, with wrap-around)."""
+    from ..games.coin import MOVES
+
+    delta = torch.tensor(MOVES, device=cells.device)[moves]  # [N, 2]
+    return ((cells // g + delta[:, 0]) % g) * g + (cells % g + delta[:, 1]) % g
+
+
+def _torus_distance(a: torch.Tensor, b: torch.Tensor, g: int) -> torch.Tensor:
+    dr, dc = (a // g - b // g).abs(), (a % g - b % g).abs()
+    return torch.minimum(dr, g - dr) + torch.minimum(dc, g - dc)
+
+
+@torch.no_grad()
+def coin_counterfactual_probe(policy, env, n_histories: int = 1024, generator: Optional[torch.Generator] = None,
+                              prefix_steps: int = 0) -> Dict[str, float]:
+    """Does a history-based Coin Game policy use a theft *in its history* to go after the co-player's coin?
+
+    Builds pairs of 3-step observation histories (from seat 1) that end in the *same*
+    observation, with a coin of the co-player's colour at cell Y on the board:
+
+    - after a theft: at step 0 a coin of the agent's colour lies next to the co-player,
+      which steps onto it (a theft); at step 1 the co-player's coin appears at Y;
+    - no theft: the co-player's coin lies at Y from step 0; the players move the same way.
+
+    Everything else is equal (positions at every step, the final observation), so a
+    feed-forward policy gives identical action probabilities; a reciprocal history-based
+    policy moves towards the co-player's coin more often after the theft. With
+    ``prefix_steps > 0`` both histories start with the same first ``prefix_steps``
+    observations of a self-play episode of ``policy`` (the probe then asks the question
+    later in an episode; the constructed steps need not continue the prefix's
+    positions). Returns the mean
+    probability of the moves that bring the agent closer to Y at the last step in both
+    cases, their paired difference and its standard error over the ``n_histories`` pairs.
+    """
+    if type(env).__name__ != "CoinGame":
+        raise ValueError(f"coin_counterfactual_probe needs a CoinGame environment, got {type(env).__name__}")
+    if not hasattr(policy, "sequence_distribution"):
+        raise ValueError("coin_counterfactual_probe needs a learned policy with sequence_distribution")
+    if check_positive_int(n_histories, "n_histories") < 2:
+        raise ValueError(f"n_histories must be at least 2, got {n_histories}")
+    g, cells, dev = env.grid_size, env.grid_size ** 2, env.device
+    draw = lambda high, n: torch.randint(high, (n,), generator=generator, device=dev)  # noqa: E731
+    pool = 16 * n_histories  # draw many scenarios, keep the valid ones
+    m0, o0 = draw(cells, pool), draw(cells, pool)
+    x = _torus_step(o0, draw(4, pool), g)  # the agent's coin, next to the co-player
+    m1, o1 = _torus_step(m0, draw(4, pool), g), x  # the co-player steps onto it
+    m2, o2 = _torus_step(m1, draw(4, pool), g), _torus_step(o1, draw(4, pool), g)
+    y = draw(cells, pool)  # the co-player's coin
+    valid = (x != m0) & (m1 != x) & (y != m0) & (y != o0) & (y != m1) & (y != o1) & (y != m2) & (y != o2)
+    valid &= _torus_distance(m2, y, g) > 0
+    keep = valid.nonzero().squeeze(-1)[:n_histories]
+    if keep.numel() < n_histories:  # pragma: no cover - 16x oversampling makes this practically impossible
+        raise RuntimeError("could not draw enough valid histories; try again with another generator")
+    m0, o0, x, m1, o1, m2, o2, y = (t[keep] for t in (m0, o0, x, m1, o1, m2, o2, y))
+    n = n_histories
+    zeros, ones = torch.zeros(n, dtype=torch.long, device=dev), torch.ones(n, dtype=torch.long, device=dev)
+    env.reset(n, generator=generator)
+
+    def observe(me, other, coin, owner):
+        return env.set_state(torch.stack([me, other]), coin, owner)[0]  # seat 1's view
+
+    shared = [observe(m1, o1, y, ones), observe(m2, o2, y, ones)]
+    histories = {"after_theft": [observe(m0, o0, x, zeros)] + shared,
+                 "no_theft": [observe(m0, o0, y, ones)] + shared}
+    if prefix_steps:
+        if not isinstance(prefix_steps, int) or not 0 < prefix_steps <= env.episode_length:
+            raise ValueError(f"prefix_steps must be an int in [0, {env.episode_length}], got {prefix_steps!r}")
+        me = as_policy(policy)
+        prefix = collect_rollout(env, [me, me], n, generator).obs[0, :, :prefix_steps]  # [N, L, *obs]
+        histories = {k: list(prefix.unbind(1)) + seq for k, seq in histories.items()}
+    closer = torch.stack([_torus_distance(_torus_step(m2, torch.full_like(m2, k), g), y, g)
+                          < _torus_distance(m2, y, g) for k in range(4)], dim=-1)  # [N, 4]
+    approach = {}
+    for key, seq in histories.items():
+        probs = policy.sequence_distribution(torch.stack(seq, dim=1)).probs[:, -1]  # [N, 4] at the last step
+        approach[key] = (probs * closer).sum(-1).double().cpu()
+    diff = approach["after_theft"] - approach["no_theft"]
+    return {"after_theft": float(approach["after_theft"].mean()), "no_theft": float(approach["no_theft"].mean()),
+            "difference": float(diff.mean()), "difference_se": float(diff.std(unbiased=True) / n ** 0.5)}
