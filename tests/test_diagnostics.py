@@ -7,7 +7,6 @@ import torch
 from aa_lib.presets import preset
 from aa_lib.training import Trainer
 from aa_lib.training.diagnostics import shaping_gradient_alignment
-from aa_lib.training.rollout import collect_mixed_rollout
 
 
 def _config(game="ipd", **overrides):
@@ -22,10 +21,7 @@ def test_pg_and_shaping_gradients_recombine_to_the_actor_loss_gradient(game):
     out = shaping_gradient_alignment(Trainer(cfg), ["gae"])["gae"]
     # the same batch from an identical trainer, through the algorithm's own actor loss
     trainer = Trainer(cfg)
-    chunks = trainer._plan()
-    traj = collect_mixed_rollout(trainer.env, [(c.policies, c.size) for c in chunks], trainer.rollout_generator,
-                                 cfg.horizon)
-    mask = torch.cat([torch.tensor(c.learner_seats)[:, None].expand(-1, c.size) for c in chunks], dim=1)
+    _, traj, mask = trainer.collect()
     batch = trainer.learner_batch(traj, trainer.estimate(traj), trainer._rows(0, mask))
     loss, _ = trainer.algo.actor_loss(trainer.policy, batch)
     grads = torch.autograd.grad(loss, [p for p in trainer.policy.parameters()], allow_unused=True)

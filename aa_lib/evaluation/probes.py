@@ -15,7 +15,7 @@ from typing import Dict, Optional
 import torch
 
 from .._validation import check_positive_int
-from ..agents.scripted import RandomAgent, scripted_agent
+from ..agents.scripted import RandomAgent, _coin_move_targets, _moves_towards, _torus_distance, scripted_agent
 from ..exact.memory_one import STATE_NAMES
 from ..training.rollout import collect_rollout
 from .match import as_policy, play
@@ -194,16 +194,8 @@ def coin_retaliation(policy, env, opponent="self", batch_size: int = 1024,
 
 
 def _torus_step(cells: torch.Tensor, moves: torch.Tensor, g: int) -> torch.Tensor:
-    """Flat cells after one move each (the Coin Game's MOVES, with wrap-around)."""
-    from ..games.coin import MOVES
-
-    delta = torch.tensor(MOVES, device=cells.device)[moves]  # [N, 2]
-    return ((cells // g + delta[:, 0]) % g) * g + (cells % g + delta[:, 1]) % g
-
-
-def _torus_distance(a: torch.Tensor, b: torch.Tensor, g: int) -> torch.Tensor:
-    dr, dc = (a // g - b // g).abs(), (a % g - b % g).abs()
-    return torch.minimum(dr, g - dr) + torch.minimum(dc, g - dc)
+    """Flat cells ``[N]`` after one move each (indices into the Coin Game's MOVES, with wrap-around)."""
+    return _coin_move_targets(cells, g).gather(1, moves[:, None]).squeeze(1)
 
 
 @torch.no_grad()
@@ -264,8 +256,7 @@ def coin_counterfactual_probe(policy, env, n_histories: int = 1024, generator: O
         me = as_policy(policy)
         prefix = collect_rollout(env, [me, me], n, generator).obs[0, :, :prefix_steps]  # [N, L, *obs]
         histories = {k: list(prefix.unbind(1)) + seq for k, seq in histories.items()}
-    closer = torch.stack([_torus_distance(_torus_step(m2, torch.full_like(m2, k), g), y, g)
-                          < _torus_distance(m2, y, g) for k in range(4)], dim=-1)  # [N, 4]
+    closer = _moves_towards(m2, y, g)  # [N, 4]: moves that bring the agent closer to the coin
     approach = {}
     for key, seq in histories.items():
         probs = policy.sequence_distribution(torch.stack(seq, dim=1)).probs[:, -1]  # [N, 4] at the last step

@@ -32,7 +32,6 @@ from typing import Dict, Sequence
 import torch
 
 from ..advantages import shaping_term
-from .rollout import collect_mixed_rollout
 
 __all__ = ["ESTIMATORS", "shaping_gradient_alignment", "warm_up_critic"]
 
@@ -128,12 +127,7 @@ def shaping_gradient_alignment(trainer, estimators: Sequence[str] = ESTIMATORS,
 def _batch_gradients(trainer, estimators) -> Dict[str, tuple]:
     """``{estimator: (g_pg, g_sh, mean |shaping|)}`` on one fresh batch."""
     algo, cfg = trainer.algo, trainer.config
-    chunks = trainer._plan()
-    with torch.no_grad():
-        traj = collect_mixed_rollout(trainer.env, [(c.policies, c.size) for c in chunks], trainer.rollout_generator,
-                                     cfg.horizon)
-    learner_mask = torch.cat([torch.tensor(c.learner_seats, device=trainer.device)[:, None].expand(-1, c.size)
-                              for c in chunks], dim=1)  # [P, B]
+    _, traj, learner_mask = trainer.collect()
     rows = trainer._rows(0, learner_mask)
     policy = trainer.learners[0].policy
     out = {}

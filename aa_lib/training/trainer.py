@@ -311,18 +311,29 @@ class Trainer:
         metrics["actor_loss"] = total / max(weight_sum, 1)
         return metrics
 
+    @torch.no_grad()
+    def collect(self):
+        """One batch of games as planned for this iteration (nothing is updated).
+
+        Returns ``(chunks, traj, learner_mask)``: the planned chunks of games (current and
+        replayed agents), their :class:`~aa_lib.training.rollout.Trajectory` in one batch,
+        and ``learner_mask [P, B]``, True where a learner of this trainer plays.
+        """
+        chunks = self._plan()
+        traj = collect_mixed_rollout(self.env, [(c.policies, c.size) for c in chunks], self.rollout_generator,
+                                     self.config.horizon)
+        learner_mask = torch.cat([torch.tensor(c.learner_seats, device=self.device)[:, None].expand(-1, c.size)
+                                  for c in chunks], dim=1)  # [P, B]
+        return chunks, traj, learner_mask
+
     def step(self) -> Dict[str, float]:
         """Run one training iteration and return its metrics."""
         cfg = self.config
         if self.buffer is not None:
             self.buffer.maybe_push(self.policy, self.iteration)
-        chunks = self._plan()
-        traj = collect_mixed_rollout(self.env, [(c.policies, c.size) for c in chunks], self.rollout_generator,
-                                     cfg.horizon)
+        chunks, traj, learner_mask = self.collect()
         bounds = torch.tensor([0] + [c.size for c in chunks]).cumsum(0).tolist()
         parts = [traj.games(s, e) for s, e in zip(bounds[:-1], bounds[1:])]
-        learner_mask = torch.cat([torch.tensor(c.learner_seats, device=self.device)[:, None].expand(-1, c.size)
-                                  for c in chunks], dim=1)  # [P, B]
         est = self.estimate(traj)
         metrics: Dict[str, float] = {"iteration": self.iteration}
         for li, learner in enumerate(self.learners):
