@@ -20,7 +20,8 @@ from ..exact.memory_one import STATE_NAMES
 from ..training.rollout import collect_rollout
 from .match import as_policy, play
 
-__all__ = ["ProbeResult", "cooperation_probe", "exploitability", "coin_pickups", "coin_retaliation",
+__all__ = ["ProbeResult", "cooperation_probe", "exploitability", "coin_pickup_rollout", "coin_pickups",
+           "coin_retaliation",
            "coin_counterfactual_probe", "retaliation_shares"]
 
 
@@ -88,6 +89,20 @@ def exploitability(policy, env, opponent="AD", batch_size: int = 512,
 
 
 @torch.no_grad()
+def coin_pickup_rollout(env, policies, batch_size: int, generator: Optional[torch.Generator] = None):
+    """Play Coin Game episodes and record every pickup from the game's ``info``.
+
+    Returns ``(traj, own, other)``: the :class:`~aa_lib.training.rollout.Trajectory` and
+    bool ``[P, B, T]`` tensors, True where a seat picked up a coin of its own colour /
+    of the other's colour at step t.
+    """
+    infos = []
+    traj = collect_rollout(env, policies, batch_size, generator, on_step=lambda r: infos.append(r.info))
+    own, other = (torch.stack([i[key] for i in infos], -1) for key in ("picked_own", "picked_other"))
+    return traj, own, other
+
+
+@torch.no_grad()
 def coin_pickups(policy, env, opponent="self", batch_size: int = 512,
                  generator: Optional[torch.Generator] = None) -> Dict[str, float]:
     """How selectively ``policy`` picks up coins in the Coin Game.
@@ -109,18 +124,13 @@ def coin_pickups(policy, env, opponent="self", batch_size: int = 512,
         opponent = scripted_agent(env, opponent)
     other = me if isinstance(opponent, str) else as_policy(opponent)
     seats = [0, 1] if isinstance(opponent, str) else [0]
-    counts = {"own": 0.0, "other": 0.0}
-
-    def count(result):
-        counts["own"] += float(result.info["picked_own"][seats].float().sum())
-        counts["other"] += float(result.info["picked_other"][seats].float().sum())
-
-    traj = collect_rollout(env, [me, other], batch_size, generator, on_step=count)
+    traj, own, other_colour = coin_pickup_rollout(env, [me, other], batch_size, generator)
+    n_own, n_other = float(own[seats].sum()), float(other_colour[seats].sum())
     steps = len(seats) * traj.batch_size * traj.horizon
-    total = counts["own"] + counts["other"]
+    total = n_own + n_other
     per_step = traj.rewards.mean(dim=(1, 2))
-    return {"own_fraction": counts["own"] / total if total else float("nan"),
-            "own_per_step": counts["own"] / steps, "other_per_step": counts["other"] / steps,
+    return {"own_fraction": n_own / total if total else float("nan"),
+            "own_per_step": n_own / steps, "other_per_step": n_other / steps,
             "reward": float(per_step[seats].mean()), "opponent_reward": float(per_step[1])}
 
 
@@ -185,10 +195,8 @@ def coin_retaliation(policy, env, opponent="self", batch_size: int = 1024,
     me = as_policy(policy)
     if isinstance(opponent, str):
         opponent = me if opponent == "self" else scripted_agent(env, opponent)
-    infos = []
-    traj = collect_rollout(env, [me, as_policy(opponent)], batch_size, generator,
-                           on_step=lambda r: infos.append(r.info))
-    other = torch.stack([i["picked_other"] for i in infos], -1).cpu()  # [2, B, T]
+    traj, _, other = coin_pickup_rollout(env, [me, as_policy(opponent)], batch_size, generator)
+    other = other.cpu()  # [2, B, T]
     coin_is_others = traj.obs[0, :, :, 3].flatten(2).any(-1).cpu()  # plane 3: a coin of the other's colour
     return retaliation_shares(coin_is_others, other[0], other[1], window)
 

@@ -381,14 +381,15 @@ def _probe_metrics(policy, traj, name: str, metrics: dict, errors: dict) -> None
         metrics[f"visits/{name}/{state}"] = float(hit.sum())
 
 
-def _own_coin_metrics(pickups: Dict[str, list], name: str, metrics: dict, errors: dict) -> None:
+def _own_coin_metrics(own: torch.Tensor, other: torch.Tensor, name: str, metrics: dict, errors: dict) -> None:
     """Coin Game: share of the probed seat's pickups that are coins of its own colour (``own_coin/<name>``;
-    in self-play both seats count), as a ratio over episodes with its standard error."""
-    own = torch.stack(pickups["own"], -1).sum(-1).double().cpu()  # [P, B] own-colour pickups per episode
-    total = own + torch.stack(pickups["other"], -1).sum(-1).double().cpu()
+    in self-play both seats count), as a ratio over episodes with its standard error.
+    ``own``, ``other``: bool ``[P, B, T]`` pickups of :func:`~aa_lib.evaluation.coin_pickup_rollout`."""
+    own_n = own.sum(-1).double().cpu()  # [P, B] own-colour pickups per episode
+    total = own_n + other.sum(-1).double().cpu()
     seats = slice(None) if name == "self" else slice(0, 1)
     key = f"own_coin/{name}"
-    metrics[key], errors[key] = ratio_and_error(own[seats].sum(0), total[seats].sum(0))
+    metrics[key], errors[key] = ratio_and_error(own_n[seats].sum(0), total[seats].sum(0))
 
 
 def _bid_metrics(traj, name: str, metrics: dict, errors: dict) -> None:
@@ -433,22 +434,25 @@ def evaluate_policy(policy, env, *, opponents: Sequence[str] = ("self", "AD"),
     generator = torch.Generator(device=env.device).manual_seed(int(seed))
     metrics, errors = {}, {}
 
+    from ..evaluation.probes import coin_pickup_rollout
+
     coin = type(env).__name__ == "CoinGame"
 
-    def games(name: str, on_step=None):
+    def players(name: str) -> list:
         if name == "self":
             others = [me] * (env.n_players - 1)
         elif name == "random" and is_iterated_2x2(env):
             others = [scripted_agent(env, "Random")]
         else:
             others = [scripted_agent(env, name) for _ in range(env.n_players - 1)]
-        return collect_rollout(env, [me] + [as_policy(o) for o in others], episodes, generator, on_step=on_step)
+        return [me] + [as_policy(o) for o in others]
 
     self_games = None
     for name in opponents:
-        pickups = {"own": [], "other": []}
-        on_step = (lambda r: [pickups[k].append(r.info[f"picked_{k}"]) for k in pickups]) if coin else None
-        traj = games(name, on_step)
+        if coin:
+            traj, own, other = coin_pickup_rollout(env, players(name), episodes, generator)
+        else:
+            traj = collect_rollout(env, players(name), episodes, generator)
         per_episode = traj.rewards.mean(-1).cpu()  # [P, B] per-step reward of each seat
         if name == "self":
             self_games = traj
@@ -458,11 +462,12 @@ def evaluate_policy(policy, env, *, opponents: Sequence[str] = ("self", "AD"),
             key = f"opponent_reward/{name}"
             metrics[key], errors[key] = mean_and_error(per_episode[1:].mean(0))
         if coin:
-            _own_coin_metrics(pickups, name, metrics, errors)
+            _own_coin_metrics(own, other, name, metrics, errors)
         if type(env).__name__ == "NegotiationGame":
             _bid_metrics(traj, name, metrics, errors)
     for name in probes:
-        traj = self_games if (name == "self" and self_games is not None) else games(name)
+        traj = self_games if (name == "self" and self_games is not None) else collect_rollout(
+            env, players(name), episodes, generator)
         _probe_metrics(me, traj, name, metrics, errors)
     protocol = {"opponents": list(opponents), "probes": list(probes), "episodes": episodes, "seed": int(seed)}
     return Evaluation(metrics, errors, protocol)
