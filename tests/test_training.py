@@ -229,3 +229,12 @@ def test_loqa_taken_q_is_the_uncentred_advantage_plus_value():
                    next_value=torch.zeros(16)) + values[0]  # episodes end at the last step
     assert torch.allclose(est_c.taken_q[0], expected, atol=1e-6)
     assert Trainer(_tiny("aa")).estimate(traj).taken_q is None
+
+
+def test_estimate_shaping_lambda_override_equals_the_config_setting():
+    base, zero = Trainer(_tiny("aa")), Trainer(_tiny("aa", shaping_gae_lambda=0.0))
+    zero.learners[0].critic.load_state_dict(base.learners[0].critic.state_dict())
+    traj = collect_rollout(base.env, [base.policy, base.policy], 8, torch.Generator().manual_seed(2))
+    assert base.estimate(traj).shaping_advantages is None  # same lambda as the policy gradient
+    assert torch.equal(base.estimate(traj, 0.0).shaping_advantages, zero.estimate(traj).shaping_advantages)
+    assert base.config.shaping_gae_lambda is None  # the override does not touch the config

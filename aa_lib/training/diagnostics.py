@@ -26,7 +26,6 @@ policy gradient: beta cannot make the agent more cooperative.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Dict, Sequence
 
 import torch
@@ -66,16 +65,6 @@ def _flat_grad(policy: torch.nn.Module, batch, weights: torch.Tensor) -> torch.T
     log_probs, _ = policy.evaluate(batch.obs, batch.actions)  # [N, T]
     grads = torch.autograd.grad((weights.detach() * log_probs).mean(), params, allow_unused=True)
     return torch.cat([(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(grads, params)])
-
-
-def _estimates(trainer, traj, shaping_lambda):
-    """The trainer's estimates with another GAE lambda for the shaping term (config restored after)."""
-    saved = trainer.config
-    trainer.config = replace(saved, shaping_gae_lambda=shaping_lambda)
-    try:
-        return trainer.estimate(traj)
-    finally:
-        trainer.config = saved
 
 
 def shaping_gradient_alignment(trainer, estimators: Sequence[str] = ESTIMATORS,
@@ -132,7 +121,7 @@ def _batch_gradients(trainer, estimators) -> Dict[str, tuple]:
     policy = trainer.learners[0].policy
     out = {}
     for name in estimators:
-        est = _estimates(trainer, traj, 0.0 if name == "td" else cfg.gae_lambda)
+        est = trainer.estimate(traj, 0.0 if name == "td" else cfg.gae_lambda)
         batch = trainer.learner_batch(traj, est, rows)
         if name == "reward":  # past own advantages: immediate rewards centred over the batch at each step
             rewards = traj.rewards - traj.rewards.mean(1, keepdim=True)  # [P, B, T]

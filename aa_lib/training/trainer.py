@@ -179,9 +179,12 @@ class Trainer:
         return torch.arange(horizon + 1, device=self.device, dtype=torch.float32) / self.env.episode_length
 
     @torch.no_grad()
-    def estimate(self, traj: Trajectory) -> SeatEstimates:
+    def estimate(self, traj: Trajectory, shaping_gae_lambda: Optional[float] = None) -> SeatEstimates:
         """Advantages (GAE, online critic), critic targets (lambda-returns of the EMA target)
-        and, for LOQA, Q-values, for every seat ``[P, B, T]``."""
+        and, for LOQA, Q-values, for every seat ``[P, B, T]``.
+
+        ``shaping_gae_lambda`` overrides ``config.shaping_gae_lambda`` for this call (None: the config's).
+        """
         cfg, T = self.config, traj.horizon
         if traj.dones[:, :-1].any():
             raise ValueError("episodes must not end before the last step of a rollout")
@@ -189,7 +192,9 @@ class Trainer:
         rewards = traj.rewards.sum(0, keepdim=True).expand_as(traj.rewards) if self.algo.reward_sharing \
             else traj.rewards
         obs_all, times = traj.obs_with_final(), self._times(T)
-        shaping_lambda = cfg.gae_lambda if cfg.shaping_gae_lambda is None else cfg.shaping_gae_lambda
+        if shaping_gae_lambda is None:
+            shaping_gae_lambda = cfg.shaping_gae_lambda
+        shaping_lambda = cfg.gae_lambda if shaping_gae_lambda is None else shaping_gae_lambda
         separate = hasattr(self.algo, "shaping") and shaping_lambda != cfg.gae_lambda
         out = {"adv": [], "ret": [], "val": [], "q": [], "shaping": [], "taken_q": []}
         for seat in range(traj.n_players):
