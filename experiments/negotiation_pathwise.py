@@ -67,6 +67,15 @@ def discounted_past(a1: torch.Tensor, discount: float) -> torch.Tensor:
     return w
 
 
+def reparameterised_bids(policy, obs, latents):
+    """``(distribution, bids [N, T, 3])``: the played bids written as ``squash(mean + std * eps)`` with the
+    noise ``eps`` that produced the stored ``latents``, so they are differentiable in the policy's parameters."""
+    dist = policy.sequence_distribution(obs)
+    std = dist.log_std.exp()
+    noise = ((latents - dist.mean) / std).detach()
+    return dist, dist.to_env(dist.mean + std * noise)
+
+
 class PathwiseShapingTrainer(Trainer):
     """The preset's learner plus ``beta_pathwise * mean(w_t r^2(a_t(theta), b_t))`` in the actor objective."""
 
@@ -90,10 +99,7 @@ class PathwiseShapingTrainer(Trainer):
     def _update_actor(self, learner, batch):
         x, policy = self._extra, learner.policy
         loss, metrics = self.algo.actor_loss(policy, batch, self.algo.final_weights(batch))
-        dist = policy.sequence_distribution(batch.obs)
-        std = dist.log_std.exp()
-        noise = ((batch.actions - dist.mean) / std).detach()  # the eps_t that produced the stored latents
-        bids = dist.to_env(dist.mean + std * noise)  # equal to the played bids, differentiable in theta
+        _, bids = reparameterised_bids(policy, batch.obs, batch.actions)
         pathwise = (x["w"] * seat_reward(self.env, x["other_bid"], bids, x["other_values"])).mean()
         loss = loss - self.beta_pathwise * pathwise
         learner.actor_opt.zero_grad(set_to_none=True)

@@ -34,16 +34,9 @@ def trainer_and_batch():
     return trainer, batch, played
 
 
-def _reparameterised(policy, batch):
-    dist = policy.sequence_distribution(batch.obs)
-    std = dist.log_std.exp()
-    noise = ((batch.actions - dist.mean) / std).detach()
-    return dist, dist.to_env(dist.mean + std * noise)
-
-
 def test_reparameterised_bids_are_the_played_bids(trainer_and_batch):
     trainer, batch, played = trainer_and_batch
-    _, bids = _reparameterised(trainer.policy, batch)
+    _, bids = npw.reparameterised_bids(trainer.policy, batch.obs, batch.actions)
     assert torch.allclose(bids, played, atol=1e-5)
 
 
@@ -51,7 +44,7 @@ def test_pathwise_gradient_agrees_with_the_score_function_gradient(trainer_and_b
     trainer, batch, _ = trainer_and_batch
     x, policy = trainer._extra, trainer.policy
     params = [p for p in policy.parameters()]
-    dist, bids = _reparameterised(policy, batch)
+    dist, bids = npw.reparameterised_bids(policy, batch.obs, batch.actions)
     co_reward = npw.seat_reward(trainer.env, x["other_bid"], bids, x["other_values"])  # [N, T]
     pathwise = torch.autograd.grad(co_reward.mean(), params, allow_unused=True, retain_graph=True)
     log_probs = dist.log_prob(batch.actions)
