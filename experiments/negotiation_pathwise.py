@@ -36,6 +36,7 @@ import torch
 
 from aa_lib.agents.scripted import scripted_agent
 from aa_lib.evaluation import play
+from aa_lib.games.negotiation import OBS_LAYOUT
 from aa_lib.presets import preset
 from aa_lib.training import Trainer
 from aa_lib.training.rollout import collect_rollout
@@ -89,8 +90,8 @@ class PathwiseShapingTrainer(Trainer):
         take = lambda f: torch.cat([f(s)[idx] for s, idx in rows])  # noqa: E731
         high = self.env.high_value
         own_bid, other_bid = take(lambda s: traj.env_actions[s]), take(lambda s: traj.env_actions[1 - s])
-        own_values, other_values = take(lambda s: traj.obs[s][..., 3:6] * high), \
-            take(lambda s: traj.obs[s][..., 9:12] * high)
+        own_values = take(lambda s: traj.obs[s][..., OBS_LAYOUT["own_values"]] * high)
+        other_values = take(lambda s: traj.obs[s][..., OBS_LAYOUT["other_values"]] * high)
         a1 = past_weights(self.past, take(lambda s: traj.rewards[s]), own_bid, other_bid, own_values, self.env)
         self._extra = dict(other_bid=other_bid, other_values=other_values,
                            w=discounted_past(a1, self.past_discount))
@@ -110,10 +111,15 @@ class PathwiseShapingTrainer(Trainer):
         return metrics
 
 
+def low_value_items(traj, seat: int = 0) -> torch.Tensor:
+    """``[B, T, 3]`` True where ``seat`` values the item at 1 (the observation holds values / 5)."""
+    return traj.obs[seat, ..., OBS_LAYOUT["own_values"]] < 0.5
+
+
 def reactivity(traj) -> float:
     """Slope of the learner's mean bid on its low-value items at round t on the co-player's mean bid
     on the learner's high-value items at round t - 1 (0: history-blind; > 0: reciprocates)."""
-    low = traj.obs[0, ..., 3:6] < 0.5
+    low = low_value_items(traj)
     bids, other = traj.env_actions[0], traj.env_actions[1]
     high_prev = (~low[:, :-1]).float()
     grab = (other[:, :-1] * high_prev).sum(-1) / high_prev.sum(-1).clamp_min(1)
@@ -131,7 +137,7 @@ def evaluate(policy, env, games: int = 512, seed: int = 99) -> dict:
     self_play, vs_ad, vs_ac = play(env, [policy, policy], games, g), play(env, [policy, ad], games, g), \
         play(env, [policy, ac], games, g)
     traj = collect_rollout(env, [policy, policy], games, g)
-    low = traj.obs[0, ..., 3:6] < 0.5
+    low = low_value_items(traj)  # bids pooled over all rounds (bid_profile averages per episode)
     bids = traj.env_actions[0]
     return {"self": float(self_play[0]), "vs_AD": [float(vs_ad[0]), float(vs_ad[1])],
             "vs_AC": [float(vs_ac[0]), float(vs_ac[1])], "bid_low": float(bids[low].mean()),
