@@ -1,7 +1,9 @@
 """Coin Game and Negotiation Game leagues (paper Figs. 2-3) with the classroom presets, on a CPU.
 
 One command per game trains self-play learners, plays a seeds x seeds league
-with the scripted Always Cooperate (AC) / Always Defect (AD) agents, and prints
+with the scripted Always Cooperate (AC) / Always Defect (AD) agents (and, in the
+Coin Game with the classroom preset's theft planes, the grim trigger GRIM: AC until
+robbed, then AD, the reference for a reciprocal agent), and prints
 the league table, the Coin Game's own-coin pickup fractions and the wall time:
 
     python experiments/coin_negotiation.py --game coin
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from aa_lib.agents.scripted import scripted_agent
+from aa_lib.agents.scripted import CoinGrimTrigger, scripted_agent
 from aa_lib.evaluation import coin_pickups, run_league
 from aa_lib.presets import preset
 from aa_lib.training import Trainer
@@ -80,6 +82,8 @@ def main() -> None:
     agents, walls, curves, env = train_agents(args.game, args.algos or DEFAULT_ALGOS[args.game], args.seeds,
                                               args.iterations, args.device)
     scripted = {name: [scripted_agent(env, name)] for name in ("AC", "AD")}
+    if getattr(env, "observe_thefts", False):  # the reciprocal reference: AC until robbed, then AD
+        scripted["GRIM"] = [CoinGrimTrigger()]
     league = run_league(env, {**agents, **scripted}, batch_size=args.eval_batch, seed=123)
     print("\nper-step reward of the row agent (seeds x seeds):")
     print(league.to_text())

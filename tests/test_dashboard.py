@@ -316,7 +316,7 @@ def test_dashboard_references_and_beta_range_beyond_the_ipd():
     from aa_lib.viz.dashboard import training_dashboard
 
     coin = training_dashboard("coin", "aa", device="cpu")
-    assert coin.beta.value == preset("coin", "aa").algo_options["beta"] == 5.0  # not clamped by the slider
+    assert coin.beta.value == preset("coin", "aa").algo_options["beta"] == 3.0  # not clamped by the slider
     assert coin.references["all cooperate"] > 0.25 and abs(coin.references["all defect"]) < 0.05
     negotiation = training_dashboard("negotiation", "aa", device="cpu")
     # per-step reward averaged over both seats: AC-AC gives 0.5 and AD-AD 0.3 in every game

@@ -202,3 +202,48 @@ def test_render_draws_a_game():
     assert ax.get_title().startswith("Coin Game, t = 1")
     assert len(ax.patches) == 3
     plt.close("all")
+
+
+# ------------------------------------------------------------ observe_thefts planes
+@pytest.mark.parametrize("owner, red_takes, blue_takes", [(o, r, b) for o, r, b, _ in PICKUPS])
+def test_theft_planes_show_who_took_the_others_coin_in_the_previous_step(owner, red_takes, blue_takes):
+    env = CoinGame(episode_length=5, observe_thefts=True)
+    env.reset(1)
+    obs = env.set_state([[cell(1, 0)], [cell(0, 1)]], [cell(1, 1)], [owner])
+    assert obs.shape == (2, 1, 6, 3, 3) and env.observation_shape == (6, 3, 3)
+    assert obs[:, :, 4:].sum() == 0  # no previous step yet
+    actions = torch.tensor([[RIGHT if red_takes else LEFT], [DOWN if blue_takes else UP]])
+    obs = env.step(actions).obs
+    red_stole, blue_stole = red_takes and owner == 1, blue_takes and owner == 0
+    # plane 4: the other stole from me; plane 5: I stole from the other; constant over the grid
+    expected = {(0, 4): blue_stole, (0, 5): red_stole, (1, 4): red_stole, (1, 5): blue_stole}
+    for (seat, plane), flag in expected.items():
+        assert torch.equal(obs[seat, 0, plane], torch.full((3, 3), float(flag))), (seat, plane)
+    # the planes show only the last step: move both players away from the new coin
+    far = [m for m in range(4) if env._move_table[env.positions[0, 0] * 4 + m] != env.coin[0]][0]
+    far1 = [m for m in range(4) if env._move_table[env.positions[1, 0] * 4 + m] != env.coin[0]][0]
+    assert env.step(torch.tensor([[far], [far1]])).obs[:, :, 4:].sum() == 0
+
+
+def test_theft_planes_leave_the_game_and_the_position_planes_unchanged():
+    plain, with_thefts = CoinGame(episode_length=12), CoinGame(episode_length=12, observe_thefts=True)
+    runs = []
+    for env in (plain, with_thefts):
+        obs_seen = []
+        rewards = collect_rewards(env, RandomAgent(4), 64, generator=make_generator(3),
+                                  on_step=lambda r: obs_seen.append(r.obs))
+        runs.append((rewards, torch.stack(obs_seen)))
+    assert torch.equal(runs[0][0], runs[1][0])  # same random stream, same games
+    assert torch.equal(runs[0][1], runs[1][1][:, :, :, :4])
+    assert runs[1][1][:, :, :, 4:].sum() > 0  # random players do steal
+
+
+def test_theft_planes_bad_input():
+    with pytest.raises(TypeError, match="observe_thefts"):
+        CoinGame(observe_thefts=1)
+    env = CoinGame(observe_thefts=True)
+    env.reset(2)
+    with pytest.raises(ValueError, match="last_thefts"):
+        env.set_state([[0, 1], [2, 3]], [5, 5], [0, 0], last_thefts=torch.zeros(2, 2))
+    obs = env.set_state([[0, 1], [2, 3]], [5, 5], [0, 0], last_thefts=torch.tensor([[True, False], [False, False]]))
+    assert obs[1, 0, 4].sum() == 9 and obs[0, 0, 5].sum() == 9 and obs[:, 1, 4:].sum() == 0

@@ -116,13 +116,14 @@ def test_coin_retaliation_of_scripted_agents():
         coin_retaliation(CoinAlwaysCooperate(), IteratedMatrixGame(episode_length=2))
 
 
-def test_coin_counterfactual_probe_is_zero_for_a_feed_forward_policy():
+@pytest.mark.parametrize("observe_thefts", [False, True])
+def test_coin_counterfactual_probe_is_zero_for_a_feed_forward_policy(observe_thefts):
     from aa_lib.agents.policies import make_policy
     from aa_lib.agents.scripted import CoinAlwaysDefect
     from aa_lib.evaluation import coin_counterfactual_probe
     from aa_lib.games.coin import CoinGame
 
-    env = CoinGame(episode_length=8)
+    env = CoinGame(episode_length=8, observe_thefts=observe_thefts)
     torch.manual_seed(0)
     feed_forward = make_policy(env, hidden=16, recurrent=False)
     out = coin_counterfactual_probe(feed_forward, env, 64, torch.Generator().manual_seed(1))
@@ -139,3 +140,29 @@ def test_coin_counterfactual_probe_is_zero_for_a_feed_forward_policy():
     with pytest.raises(ValueError, match="CoinGame"):
         from aa_lib.games.iterated import IteratedMatrixGame
         coin_counterfactual_probe(gru, IteratedMatrixGame(episode_length=2))
+
+
+def test_coin_counterfactual_probe_shows_the_theft_on_the_theft_planes():
+    """With observe_thefts the after-theft history shows "the other stole from me" at step 1 only."""
+    from aa_lib.agents.distributions import CategoricalDist
+    from aa_lib.evaluation import coin_counterfactual_probe
+    from aa_lib.games.coin import CoinGame
+
+    class Spy:
+        seen = []
+
+        def sequence_distribution(self, obs):  # [N, L, 6, g, g] -> uniform moves
+            self.seen.append(obs.clone())
+            return CategoricalDist(torch.zeros(obs.shape[0], obs.shape[1], 4))
+
+    env = CoinGame(episode_length=8, observe_thefts=True)
+    spy = Spy()
+    out = coin_counterfactual_probe(spy, env, 32, torch.Generator().manual_seed(2))
+    after, before = spy.seen  # after_theft, then no_theft
+    assert after.shape == (32, 3, 6, 3, 3)
+    assert (after[:, 1, 4] == 1).all() and (after[:, 1, 5] == 0).all()  # the co-player stole from me
+    assert after[:, [0, 2], 4:].sum() == 0 and before[:, :, 4:].sum() == 0
+    assert torch.equal(after[:, 2], before[:, 2])  # same last observation
+    # the stolen coin had the agent's colour (plane 2) and lay where the co-player then stands
+    assert torch.equal(after[:, 0, 2], after[:, 1, 1])
+    assert out["difference"] == 0.0

@@ -190,3 +190,38 @@ def test_joint_policy_checks():
         JointPolicy([AlwaysCooperate(), 3], 2)
     plain = JointPolicy([lambda obs, generator=None: torch.zeros(obs.shape[0], dtype=torch.long)] * 2, 2)
     assert plain(torch.zeros(2, 5, 5)).shape == (2, 5)
+
+
+def test_coin_scripted_agents_ignore_the_theft_planes():
+    plain, thefts = CoinGame(episode_length=20), CoinGame(episode_length=20, observe_thefts=True)
+    for agent in (CoinAlwaysDefect(), CoinAlwaysCooperate()):
+        runs = [collect_rewards(env, agent, 128, generator=make_generator(5)) for env in (plain, thefts)]
+        assert torch.equal(runs[0], runs[1])
+    with pytest.raises(ValueError, match="4 or 6"):
+        CoinAlwaysDefect().act(torch.zeros(3, 5, 3, 3))
+
+
+def test_coin_grim_trigger_cooperates_until_robbed_then_defects():
+    from aa_lib.agents.scripted import CoinGrimTrigger
+
+    env = CoinGame(episode_length=16, observe_thefts=True)
+    # against Always Cooperate it is never robbed, so it never steals: nobody pays a penalty
+    grim_ac = collect_rewards(env, [CoinGrimTrigger(), CoinAlwaysCooperate()], 256, generator=make_generator(4))
+    assert (grim_ac >= 0).all() and grim_ac.mean() > 0.2
+    # against Always Defect: it never steals before the first theft, and takes coins of
+    # both colours afterwards
+    grim = CoinGrimTrigger()
+    steals, robbed = [], []
+    collect_rewards(env, [grim, CoinAlwaysDefect()], 512, generator=make_generator(5), on_step=lambda r: (
+        steals.append(r.info["picked_other"][0]), robbed.append(r.info["picked_other"][1])))
+    steals, robbed = torch.stack(steals, -1), torch.stack(robbed, -1)  # [B, T]
+    was_robbed = torch.cat([torch.zeros_like(robbed[:, :1]), robbed[:, :-1]], -1).cumsum(-1) > 0
+    assert not steals[~was_robbed].any() and steals[was_robbed].float().mean() > 0.2
+    # so it loses far less to AD than AC does, and grim_vs_ad is the best of the three
+    def mean_rewards(agent):
+        r = collect_rewards(env, [agent, CoinAlwaysDefect()], 1024, generator=make_generator(6))
+        return r[0].mean().item(), r[1].mean().item()
+    (g_me, g_ad), (c_me, c_ad) = mean_rewards(CoinGrimTrigger()), mean_rewards(CoinAlwaysCooperate())
+    assert g_me - g_ad > c_me - c_ad + 0.5
+    with pytest.raises(ValueError, match="observe_thefts"):
+        CoinGrimTrigger().act(torch.zeros(2, 4, 3, 3))

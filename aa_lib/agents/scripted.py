@@ -15,7 +15,9 @@ action first; action 0 = cooperate): :class:`AlwaysCooperate`,
 :class:`RandomAgent`, and the general :class:`MemoryOneAgent`.
 
 Coin Game: :class:`CoinAlwaysCooperate` (takes only its own coins),
-:class:`CoinAlwaysDefect` (takes every coin), :class:`RandomAgent`.
+:class:`CoinAlwaysDefect` (takes every coin), :class:`RandomAgent`, and
+:class:`CoinGrimTrigger` (AC until the other steals, then AD; needs the
+``observe_thefts`` planes, so it is not in :func:`scripted_agent`).
 
 Negotiation Game: :class:`NegotiationAlwaysCooperate`,
 :class:`NegotiationAlwaysDefect`, :class:`RandomProposals`.
@@ -45,6 +47,7 @@ __all__ = [
     "RandomAgent",
     "CoinAlwaysCooperate",
     "CoinAlwaysDefect",
+    "CoinGrimTrigger",
     "NegotiationAlwaysCooperate",
     "NegotiationAlwaysDefect",
     "RandomProposals",
@@ -209,12 +212,16 @@ class RandomAgent(ScriptedAgent):
 
 # ---------------------------------------------------------------- Coin Game
 def _coin_geometry(obs: torch.Tensor, who: str):
-    """Cells of me and the coin ``[B]`` (flat ``row * g + col``), whether the coin is mine ``[B]``, and g."""
-    if not isinstance(obs, torch.Tensor) or obs.dim() != 4 or obs.shape[1] != 4 or obs.shape[2] != obs.shape[3]:
+    """Cells of me and the coin ``[B]`` (flat ``row * g + col``), whether the coin is mine ``[B]``, and g.
+
+    Reads the four position planes; the theft planes of ``observe_thefts`` (planes 4-5) are ignored.
+    """
+    if (not isinstance(obs, torch.Tensor) or obs.dim() != 4 or obs.shape[1] not in (4, 6)
+            or obs.shape[2] != obs.shape[3]):
         shape = tuple(obs.shape) if isinstance(obs, torch.Tensor) else type(obs).__name__
-        raise ValueError(f"{who}: obs must be Coin Game planes [batch, 4, g, g], got {shape}")
+        raise ValueError(f"{who}: obs must be Coin Game planes [batch, 4 or 6, g, g], got {shape}")
     B, g = obs.shape[0], obs.shape[-1]
-    flat = obs.reshape(B, 4, g * g)
+    flat = obs[:, :4].reshape(B, 4, g * g)
     me = flat[:, 0].argmax(-1)
     coin = (flat[:, 2] + flat[:, 3]).argmax(-1)
     mine = flat[:, 2].sum(-1) > 0.5
@@ -266,6 +273,39 @@ class CoinAlwaysCooperate(ScriptedAgent):
         towards = _moves_towards(me, coin, g)
         avoiding = _coin_move_targets(me, g) != coin[:, None]
         return _random_argmax(torch.where(mine[:, None], towards, avoiding), generator)
+
+
+class CoinGrimTrigger(ScriptedAgent):
+    """Always Cooperate until the other player takes one of my coins, then Always Defect to the episode's end.
+
+    The Coin Game's grim trigger: a perfectly efficient reciprocal racer, the reference for how
+    little a reciprocal agent must lose against Always Defect (it is robbed once before it
+    knows). It reads the theft of the previous step from plane 4 of a
+    ``CoinGame(observe_thefts=True)`` observation and remembers it per game until
+    :meth:`reset` (called at the start of every rollout).
+    """
+
+    name = "Grim"
+
+    def __init__(self):
+        self._cooperate, self._defect = CoinAlwaysCooperate(), CoinAlwaysDefect()
+        self.triggered = None  # bool [B]
+
+    def reset(self, batch_size: int) -> None:
+        self.triggered = None
+
+    def act(self, obs, generator=None):
+        if not isinstance(obs, torch.Tensor) or obs.dim() != 4 or obs.shape[1] != 6:
+            shape = tuple(obs.shape) if isinstance(obs, torch.Tensor) else type(obs).__name__
+            raise ValueError(f"{self.name}: needs the theft planes of CoinGame(observe_thefts=True), "
+                             f"obs [batch, 6, g, g]; got {shape}")
+        stolen = obs[:, 4, 0, 0] > 0.5  # the other took my coin in the previous step
+        if self.triggered is None or self.triggered.shape[0] != obs.shape[0]:
+            self.triggered = torch.zeros_like(stolen)
+        self.triggered = self.triggered | stolen
+        cooperate = self._cooperate.act(obs, generator)
+        defect = self._defect.act(obs, generator)
+        return torch.where(self.triggered, defect, cooperate)
 
 
 # --------------------------------------------------------- Negotiation Game

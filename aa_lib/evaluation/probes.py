@@ -224,7 +224,9 @@ def coin_counterfactual_probe(policy, env, n_histories: int = 1024, generator: O
     ``prefix_steps > 0`` both histories start with the same first ``prefix_steps``
     observations of a self-play episode of ``policy`` (the probe then asks the question
     later in an episode; the constructed steps need not continue the prefix's
-    positions). Returns the mean
+    positions). In a game with ``observe_thefts`` the theft planes also show the theft at
+    step 1 (only there: the last observations are still equal), so the probe then asks
+    whether the policy remembers it one step later. Returns the mean
     probability of the moves that bring the agent closer to Y at the last step in both
     cases, their paired difference and its standard error over the ``n_histories`` pairs.
     """
@@ -252,12 +254,16 @@ def coin_counterfactual_probe(policy, env, n_histories: int = 1024, generator: O
     zeros, ones = torch.zeros(n, dtype=torch.long, device=dev), torch.ones(n, dtype=torch.long, device=dev)
     env.reset(n, generator=generator)
 
-    def observe(me, other, coin, owner):
-        return env.set_state(torch.stack([me, other]), coin, owner)[0]  # seat 1's view
+    def observe(me, other, coin, owner, stolen=False):
+        # the agent is player 0 (colour 0). stolen: the co-player (player 1) took the agent's coin
+        # in the previous step, shown by the theft planes of an ``observe_thefts`` game
+        thefts = torch.zeros(2, n, dtype=torch.bool, device=dev)
+        thefts[1] = stolen
+        return env.set_state(torch.stack([me, other]), coin, owner, thefts)[0]  # the agent's view
 
-    shared = [observe(m1, o1, y, ones), observe(m2, o2, y, ones)]
-    histories = {"after_theft": [observe(m0, o0, x, zeros)] + shared,
-                 "no_theft": [observe(m0, o0, y, ones)] + shared}
+    shared = [observe(m2, o2, y, ones)]
+    histories = {"after_theft": [observe(m0, o0, x, zeros), observe(m1, o1, y, ones, stolen=True)] + shared,
+                 "no_theft": [observe(m0, o0, y, ones), observe(m1, o1, y, ones)] + shared}
     if prefix_steps:
         if not isinstance(prefix_steps, int) or not 0 < prefix_steps <= env.episode_length:
             raise ValueError(f"prefix_steps must be an int in [0, {env.episode_length}], got {prefix_steps!r}")

@@ -16,7 +16,13 @@ Rules (as used for the paper's league numbers, see ``shared/REFERENCES.md``):
 - episodes last ``episode_length`` steps (50; the paper's league: 16).
 
 Observation of each player, from its own seat, ``[4, g, g]`` one-hot planes:
-``(me, other player, coin of my colour, coin of the other's colour)``.
+``(me, other player, coin of my colour, coin of the other's colour)``. With
+``observe_thefts=True`` two constant planes follow (``[6, g, g]``): all ones if in
+the previous step *the other player took a coin of my colour* / *I took a coin of
+the other's colour*. They are the Coin Game's analogue of the IPD's "previous
+joint action": who defected last step. A recurrent policy could infer them from
+two consecutive frames, but at classroom scale it does not learn to
+(``experiments/results/NOTES.md``); the paper's agents see the four planes only.
 
 State (public, for tests and drawing): ``positions`` long ``[2, B]`` and ``coin``
 long ``[B]`` as flat cells ``row * g + col``; ``coin_owner`` long ``[B]`` (0 red,
@@ -56,6 +62,7 @@ class CoinGame(BatchedEnv):
         grid_size: side ``g`` of the torus (>= 2).
         episode_length: steps per episode.
         penalty: reward of a player whose coin the other player picks up.
+        observe_thefts: append the two "who stole last step" planes to the observation.
         device: torch device of every tensor.
     """
 
@@ -63,14 +70,18 @@ class CoinGame(BatchedEnv):
     action_kind = "discrete"
     n_actions = 4
 
-    def __init__(self, grid_size: int = 3, episode_length: int = 50, penalty: float = -2.0, device="cpu"):
+    def __init__(self, grid_size: int = 3, episode_length: int = 50, penalty: float = -2.0,
+                 observe_thefts: bool = False, device="cpu"):
         super().__init__(episode_length, device)
         g = check_positive_int(grid_size, "grid_size")
         if g < 2:
             raise ValueError(f"grid_size must be at least 2, got {g}")
+        if not isinstance(observe_thefts, bool):
+            raise TypeError(f"observe_thefts must be True or False, got {observe_thefts!r}")
         self.grid_size = g
         self.penalty = float(penalty)
-        self.observation_shape = (4, g, g)
+        self.observe_thefts = observe_thefts
+        self.observation_shape = (6 if observe_thefts else 4, g, g)
         cells = torch.arange(g * g, device=self.device)
         row, col = cells // g, cells % g
         # _move_table[4 * cell + move] = cell reached by the move (torus wrap-around).
@@ -93,6 +104,8 @@ class CoinGame(BatchedEnv):
             other, me = code % (g * g), code // (g * g)
             self._obs_table = _one_hot_planes(me, other, coin, other_colour, g)
         self.positions = self.coin = self.coin_owner = self.returns = None
+        #: bool ``[2, B]``: player i took a coin of the other's colour in the previous step.
+        self.last_thefts = None
 
     # ------------------------------------------------------------------ dynamics
     def _reset(self) -> torch.Tensor:
@@ -101,6 +114,7 @@ class CoinGame(BatchedEnv):
         self.coin_owner = torch.randint(2, (B,), generator=self.generator, device=self.device)
         self.coin = self._free_cell(self.positions)
         self.returns = torch.zeros(2, B, device=self.device)
+        self.last_thefts = torch.zeros(2, B, dtype=torch.bool, device=self.device)
         return self._observe()
 
     def _free_cell(self, positions: torch.Tensor) -> torch.Tensor:
@@ -118,11 +132,12 @@ class CoinGame(BatchedEnv):
         return k + ((k >= high) & distinct)
 
     def _observe(self) -> torch.Tensor:
-        """One-hot planes ``[2, B, 4, g, g]`` (me, other, my coin, other's coin).
+        """One-hot planes ``[2, B, 4, g, g]`` (me, other, my coin, other's coin), then the theft planes.
 
-        A player's observation depends only on (my cell, other's cell, coin cell,
-        coin is the other's colour): for small grids it is one row lookup in a
-        precomputed table, otherwise one ``scatter_``.
+        A player's position planes depend only on (my cell, other's cell, coin cell,
+        coin is the other's colour): for small grids they are one row lookup in a
+        precomputed table, otherwise one ``scatter_``. With ``observe_thefts`` the
+        planes ``(the other stole from me, I stole from the other)`` follow: ``[2, B, 6, g, g]``.
         """
         other_colour = (self.coin_owner != self._seat).long()  # [2, B]: coin is the other's
         me, other = self.positions, self.positions.flip(0)
@@ -133,7 +148,12 @@ class CoinGame(BatchedEnv):
         else:
             obs = _one_hot_planes(me.reshape(-1), other.reshape(-1), self.coin.repeat(2),
                                   other_colour.reshape(-1), self.grid_size)
-        return obs.view(2, self.batch_size, 4, self.grid_size, self.grid_size)
+        g = self.grid_size
+        obs = obs.view(2, self.batch_size, 4, g, g)
+        if not self.observe_thefts:
+            return obs
+        thefts = torch.stack([self.last_thefts.flip(0), self.last_thefts], dim=2).float()  # [2, B, 2]
+        return torch.cat([obs, thefts[..., None, None].expand(-1, -1, -1, g, g)], dim=2)
 
     def _step(self, actions: torch.Tensor) -> StepResult:
         self.positions = self._move_table[self.positions * 4 + actions]  # [2, B]
@@ -144,16 +164,19 @@ class CoinGame(BatchedEnv):
         self.coin = torch.where(any_pick, self._free_cell(self.positions), self.coin)
         self.coin_owner = self.coin_owner ^ any_pick  # colours alternate after a pickup
         self.returns = self.returns + rewards
-        info = {"picked_own": picked & own, "picked_other": picked & ~own}
+        self.last_thefts = picked & ~own
+        info = {"picked_own": picked & own, "picked_other": self.last_thefts}
         return StepResult(self._observe(), rewards, self._done(), info)
 
-    def set_state(self, positions, coin, coin_owner) -> torch.Tensor:
+    def set_state(self, positions, coin, coin_owner, last_thefts=None) -> torch.Tensor:
         """Put every game in a given state (for tests and teaching); returns the observations.
 
         Args:
             positions: long ``[2, B]`` flat cells ``row * g + col`` of the players.
             coin: long ``[B]`` flat cell of the coin (must not be under a player).
             coin_owner: long ``[B]`` colour of the coin (0 red = player 0's, 1 blue).
+            last_thefts: bool ``[2, B]``, player i took a coin of the other's colour in
+                the previous step (shown by the ``observe_thefts`` planes); None: no theft.
         """
         if self.batch_size is None:
             raise RuntimeError("call reset(batch_size) before set_state")
@@ -171,7 +194,14 @@ class CoinGame(BatchedEnv):
             raise ValueError("coin_owner must be 0 (red) or 1 (blue)")
         if (coin[None] == positions).any():
             raise ValueError("the coin must not lie under a player")
+        if last_thefts is None:
+            last_thefts = torch.zeros(2, B, dtype=torch.bool, device=self.device)
+        last_thefts = torch.as_tensor(last_thefts, device=self.device)
+        if tuple(last_thefts.shape) != (2, B) or last_thefts.dtype != torch.bool:
+            raise ValueError(f"last_thefts must be a bool tensor of shape {(2, B)}, got "
+                             f"{last_thefts.dtype} {tuple(last_thefts.shape)}")
         self.positions, self.coin, self.coin_owner = positions, coin, coin_owner
+        self.last_thefts = last_thefts
         return self._observe()
 
     # ------------------------------------------------------------------ drawing
