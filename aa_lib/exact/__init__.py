@@ -4,6 +4,7 @@
   (``V = p0 (I - gamma P)^-1 r``) and finite horizon (backward induction).
 - :mod:`aa_lib.exact.learning` -- naive gradient ascent and LOLA (shaping and
   look-ahead forms) on exact values, vectorised over seeds.
+- :mod:`aa_lib.exact.pola` -- proximal LOLA (POLA) on exact values.
 """
 from .learning import (
     RULES,
@@ -28,4 +29,4 @@ from .memory_one import (
 
 # Theory modules (issue 3): exact estimator expectations, the exact opponent-shaping
 # term, LOLA's second-order term, Nash checks; imported as submodules.
-from . import comparisons, estimators, lola_form, nash, shaping, tabular  # noqa: E402,F401
+from . import comparisons, estimators, lola_form, nash, pola, shaping, tabular  # noqa: E402,F401

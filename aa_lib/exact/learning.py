@@ -22,6 +22,9 @@ written from the learner's own seat:
     ``lola_shaping`` plus ``eta grad_1 (grad_2 u_1) . grad_2 u_2``, a term the
     original form drops.
 
+``pola``  (proximal LOLA, :mod:`aa_lib.exact.pola`)
+    LOLA's look-ahead with proximal steps in policy space; returns a displacement.
+
 The seeds are independent, so the gradient of the *sum* over seeds of a value gives
 every seed's own gradient in one backward pass.
 """
@@ -35,6 +38,7 @@ import torch
 from .._validation import check_gamma, check_last_dim, check_positive_int, check_tensor
 from ..games.matrix import PRISONERS_DILEMMA, as_payoff_tensor
 from .memory_one import memory_one_values
+from .pola import pola_direction
 
 __all__ = [
     "naive_direction",
@@ -95,6 +99,7 @@ RULES: Dict[str, RuleFn] = {
     "naive": naive_direction,
     "lola_shaping": lola_shaping_direction,
     "lola_lookahead": lola_lookahead_direction,
+    "pola": pola_direction,  # a proximal update (displacement): use lr = 1
 }
 
 
@@ -192,7 +197,8 @@ def run_exact_learning(
     """Let two exact learners play ``n_steps`` of simultaneous gradient steps on ``n_seeds`` seeds.
 
     Args:
-        rule: ``"naive"``, ``"lola_shaping"``, ``"lola_lookahead"``, a callable with the
+        rule: ``"naive"``, ``"lola_shaping"``, ``"lola_lookahead"``, ``"pola"`` (a proximal
+            update, returned as a displacement: use ``lr=1``), a callable with the
             signature of :func:`naive_direction`, or a pair (player 1's, player 2's).
         n_seeds: number of independent runs, vectorised.
         n_steps: number of simultaneous updates.
