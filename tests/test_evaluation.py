@@ -149,7 +149,8 @@ def test_coin_counterfactual_probe_shows_the_theft_on_the_theft_planes():
     from aa_lib.games.coin import CoinGame
 
     class Spy:
-        seen = []
+        def __init__(self):
+            self.seen = []
 
         def sequence_distribution(self, obs):  # [N, L, 6, g, g] -> uniform moves
             self.seen.append(obs.clone())
@@ -165,4 +166,4 @@ def test_coin_counterfactual_probe_shows_the_theft_on_the_theft_planes():
     assert torch.equal(after[:, 2], before[:, 2])  # same last observation
     # the stolen coin had the agent's colour (plane 2) and lay where the co-player then stands
     assert torch.equal(after[:, 0, 2], after[:, 1, 1])
-    assert out["difference"] == 0.0
+    assert out["difference"] == 0.0  # a uniform policy: only the recorded inputs matter here

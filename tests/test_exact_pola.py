@@ -100,3 +100,9 @@ def test_pola_rule_and_bad_arguments(thetas):
         pola_direction(thetas[0], thetas[1], GAME, GAMMA, outer_steps=0)
     with pytest.raises(ValueError, match="prox_self"):
         pola_direction(thetas[0], thetas[1], GAME, GAMMA, prox_self=-1.0)
+    with pytest.raises(ValueError, match="outer_lr"):
+        pola_direction(thetas[0], thetas[1], GAME, GAMMA, outer_lr=float("nan"))
+    with pytest.raises(ValueError, match="lookahead_lr"):
+        pola_rule(lookahead_lr=25.0)
+    with pytest.raises(ValueError, match="lr=1"):
+        run_exact_learning("pola", n_seeds=2, n_steps=1, lr=2.0)

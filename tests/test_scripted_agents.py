@@ -209,19 +209,47 @@ def test_coin_grim_trigger_cooperates_until_robbed_then_defects():
     grim_ac = collect_rewards(env, [CoinGrimTrigger(), CoinAlwaysCooperate()], 256, generator=make_generator(4))
     assert (grim_ac >= 0).all() and grim_ac.mean() > 0.2
     # against Always Defect: it never steals before the first theft, and takes coins of
-    # both colours afterwards
+    # both colours afterwards; the same object twice: reset clears the memory
     grim = CoinGrimTrigger()
-    steals, robbed = [], []
-    collect_rewards(env, [grim, CoinAlwaysDefect()], 512, generator=make_generator(5), on_step=lambda r: (
-        steals.append(r.info["picked_other"][0]), robbed.append(r.info["picked_other"][1])))
-    steals, robbed = torch.stack(steals, -1), torch.stack(robbed, -1)  # [B, T]
-    was_robbed = torch.cat([torch.zeros_like(robbed[:, :1]), robbed[:, :-1]], -1).cumsum(-1) > 0
-    assert not steals[~was_robbed].any() and steals[was_robbed].float().mean() > 0.2
-    # so it loses far less to AD than AC does, and grim_vs_ad is the best of the three
+    for seed in (5, 6):
+        steals, robbed = [], []
+        collect_rewards(env, [grim, CoinAlwaysDefect()], 512, generator=make_generator(seed), on_step=lambda r: (
+            steals.append(r.info["picked_other"][0]), robbed.append(r.info["picked_other"][1])))
+        steals, robbed = torch.stack(steals, -1), torch.stack(robbed, -1)  # [B, T]
+        was_robbed = torch.cat([torch.zeros_like(robbed[:, :1]), robbed[:, :-1]], -1).cumsum(-1) > 0
+        assert not steals[~was_robbed].any() and steals[was_robbed].float().mean() > 0.2
+    # so it loses far less to AD than AC does
     def mean_rewards(agent):
         r = collect_rewards(env, [agent, CoinAlwaysDefect()], 1024, generator=make_generator(6))
         return r[0].mean().item(), r[1].mean().item()
     (g_me, g_ad), (c_me, c_ad) = mean_rewards(CoinGrimTrigger()), mean_rewards(CoinAlwaysCooperate())
     assert g_me - g_ad > c_me - c_ad + 0.5
     with pytest.raises(ValueError, match="observe_thefts"):
-        CoinGrimTrigger().act(torch.zeros(2, 4, 3, 3))
+        CoinGrimTrigger().act_with_memory(torch.zeros(2, 4, 3, 3), torch.zeros(2, 1))
+    with pytest.raises(RuntimeError, match="reset"):
+        CoinGrimTrigger().act(torch.zeros(2, 6, 3, 3))
+    grim.reset(3)
+    with pytest.raises(ValueError, match="one object per seat"):
+        grim.act(torch.zeros(2, 6, 3, 3))
+
+
+def test_coin_grim_trigger_memory_travels_in_the_rollout_state():
+    """One Grim object in both seats, or wrapped twice with batches of different sizes: memories stay apart."""
+    from aa_lib.agents.policies import ScriptedPolicy
+    from aa_lib.agents.scripted import CoinGrimTrigger
+    from aa_lib.training.rollout import collect_mixed_rollout
+
+    env = CoinGame(episode_length=16, observe_thefts=True)
+    grim, ad = CoinGrimTrigger(), ScriptedPolicy(CoinAlwaysDefect())
+    infos = []
+    collect_mixed_rollout(env, [([ScriptedPolicy(grim), ad], 64), ([ScriptedPolicy(grim), ad], 32)],
+                          make_generator(1), on_step=lambda r: infos.append(r.info))
+    steals = torch.stack([i["picked_other"][0] for i in infos], -1)
+    robbed = torch.stack([i["picked_other"][1] for i in infos], -1)
+    was_robbed = torch.cat([torch.zeros_like(robbed[:, :1]), robbed[:, :-1]], -1).cumsum(-1) > 0
+    assert not steals[~was_robbed].any() and steals[was_robbed].float().mean() > 0.2
+    # self-play with one wrapper over both seats: nobody is robbed, so nobody steals
+    infos = []
+    collect_mixed_rollout(env, [([ScriptedPolicy(grim)] * 2, 128)], make_generator(2),
+                          on_step=lambda r: infos.append(r.info))
+    assert not torch.stack([i["picked_other"] for i in infos]).any()

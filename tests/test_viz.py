@@ -261,3 +261,10 @@ def test_learning_explorer_runs_with_its_controls():
                                 lookahead_lr=explorer.eta.value, gamma=explorer.gamma.value)
     assert torch.allclose(history.theta2, direct.theta2)
     assert "lola_lookahead" in explorer.text.value
+    # POLA's proximal displacement runs with lr 1: choosing it resets the slider; another lr is refused
+    explorer.lr.value = 3.0
+    explorer.rule.value = "pola"
+    assert explorer.lr.value == pytest.approx(1.0)
+    assert explorer.run()[0].rules == ("pola", "pola")
+    explorer.lr.value = 3.0
+    assert explorer.run() is None and "lr=1" in explorer.text.value

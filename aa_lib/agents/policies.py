@@ -152,7 +152,13 @@ class MemoryOnePolicy(_NeuralPolicy):
 
 
 class ScriptedPolicy(nn.Module):
-    """Adapter giving a scripted agent (``act(obs, generator)``, optional ``reset``) the policy interface."""
+    """Adapter giving a scripted agent (``act(obs, generator)``, optional ``reset``) the policy interface.
+
+    A scripted agent with a per-game memory may instead define ``initial_memory(batch_size,
+    device) -> [B, k]`` and ``act_with_memory(obs, memory, generator) -> (actions, memory)``;
+    the memory then travels in the rollout's recurrent state, so one agent object can play
+    several seats or batches at once without mixing their memories.
+    """
 
     def __init__(self, agent, name: str | None = None):
         super().__init__()
@@ -162,13 +168,18 @@ class ScriptedPolicy(nn.Module):
         self.name = name or type(agent).__name__
 
     def initial_state(self, batch_size: int, device=None) -> torch.Tensor:
+        if hasattr(self.agent, "initial_memory"):
+            return self.agent.initial_memory(batch_size, device)
         if hasattr(self.agent, "reset"):
             self.agent.reset(batch_size)
         return torch.zeros(batch_size, 0, device=device)
 
     @torch.no_grad()
     def act(self, obs, state, generator=None) -> Action:
-        env_action = self.agent.act(obs, generator=generator)
+        if hasattr(self.agent, "act_with_memory"):
+            env_action, state = self.agent.act_with_memory(obs, state, generator=generator)
+        else:
+            env_action = self.agent.act(obs, generator=generator)
         latent = env_action
         return Action(latent, env_action, torch.zeros(obs.shape[0], device=obs.device), state)
 

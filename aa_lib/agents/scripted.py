@@ -281,31 +281,51 @@ class CoinGrimTrigger(ScriptedAgent):
     The Coin Game's grim trigger: a perfectly efficient reciprocal racer, the reference for how
     little a reciprocal agent must lose against Always Defect (it is robbed once before it
     knows). It reads the theft of the previous step from plane 4 of a
-    ``CoinGame(observe_thefts=True)`` observation and remembers it per game until
-    :meth:`reset` (called at the start of every rollout).
+    ``CoinGame(observe_thefts=True)`` observation.
+
+    Its memory (robbed yet?) is one number per game. In rollouts (``ScriptedPolicy``,
+    leagues, ``play``) it travels in the recurrent state (:meth:`initial_memory`,
+    :meth:`act_with_memory`), so one object can play both seats. Called directly through
+    :meth:`act`, it keeps the memory itself: one object per seat, :meth:`reset` before
+    every episode.
     """
 
     name = "Grim"
 
     def __init__(self):
         self._cooperate, self._defect = CoinAlwaysCooperate(), CoinAlwaysDefect()
-        self.triggered = None  # bool [B]
+        self.triggered = None  # bool [B], memory of direct act() calls
 
-    def reset(self, batch_size: int) -> None:
-        self.triggered = None
+    def initial_memory(self, batch_size: int, device=None) -> torch.Tensor:
+        """``[B, 1]`` zeros: nobody has been robbed yet."""
+        return torch.zeros(batch_size, 1, device=device)
 
-    def act(self, obs, generator=None):
+    def act_with_memory(self, obs, memory, generator=None):
+        """``(actions [B], memory [B, 1])``: triggered once plane 4 (the other stole from me) has been seen."""
         if not isinstance(obs, torch.Tensor) or obs.dim() != 4 or obs.shape[1] != 6:
             shape = tuple(obs.shape) if isinstance(obs, torch.Tensor) else type(obs).__name__
             raise ValueError(f"{self.name}: needs the theft planes of CoinGame(observe_thefts=True), "
                              f"obs [batch, 6, g, g]; got {shape}")
-        stolen = obs[:, 4, 0, 0] > 0.5  # the other took my coin in the previous step
-        if self.triggered is None or self.triggered.shape[0] != obs.shape[0]:
-            self.triggered = torch.zeros_like(stolen)
-        self.triggered = self.triggered | stolen
+        if memory.shape != (obs.shape[0], 1):
+            raise ValueError(f"{self.name}: memory must have shape ({obs.shape[0]}, 1), got {tuple(memory.shape)}")
+        triggered = (memory[:, 0] > 0.5) | (obs[:, 4, 0, 0] > 0.5)
         cooperate = self._cooperate.act(obs, generator)
         defect = self._defect.act(obs, generator)
-        return torch.where(self.triggered, defect, cooperate)
+        return torch.where(triggered, defect, cooperate), triggered.float()[:, None]
+
+    def reset(self, batch_size: int) -> None:
+        self.triggered = torch.zeros(batch_size, dtype=torch.bool)
+
+    def act(self, obs, generator=None):
+        if self.triggered is None:
+            raise RuntimeError(f"{self.name}: call reset(batch_size) before act (or play it through a rollout)")
+        if isinstance(obs, torch.Tensor) and obs.shape[0] != self.triggered.shape[0]:
+            raise ValueError(f"{self.name}: reset for {self.triggered.shape[0]} games, got {obs.shape[0]}; "
+                             "use one object per seat")
+        memory = self.triggered.to(obs.device).float()[:, None]
+        actions, memory = self.act_with_memory(obs, memory, generator)
+        self.triggered = memory[:, 0] > 0.5
+        return actions
 
 
 # --------------------------------------------------------- Negotiation Game

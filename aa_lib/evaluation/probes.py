@@ -211,7 +211,7 @@ def coin_counterfactual_probe(policy, env, n_histories: int = 1024, generator: O
                               prefix_steps: int = 0) -> Dict[str, float]:
     """Does a history-based Coin Game policy use a theft *in its history* to go after the co-player's coin?
 
-    Builds pairs of 3-step observation histories (from seat 1) that end in the *same*
+    Builds pairs of 3-step observation histories (from the agent's seat, player 0) that end in the *same*
     observation, with a coin of the co-player's colour at cell Y on the board:
 
     - after a theft: at step 0 a coin of the agent's colour lies next to the co-player,

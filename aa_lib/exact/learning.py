@@ -221,6 +221,10 @@ def run_exact_learning(
     gamma = check_gamma(gamma)
     rules = _as_pair(rule, "rule")
     fns = tuple(_resolve_rule(r, "rule") for r in rules)
+    names = tuple(r if isinstance(r, str) else getattr(r, "__name__", "custom") for r in rules)
+    if "pola" in names and lr != 1.0:
+        raise ValueError(f"the pola rule returns a proximal displacement, so it needs lr=1 (got lr={lr}); "
+                         "set its step sizes with aa_lib.exact.pola.pola_rule(outer_lr=...)")
     payoffs = as_payoff_tensor(game, device=device)
     payoffs_swapped = payoffs.flip(0)  # the game from player 2's seat
 
@@ -255,7 +259,6 @@ def run_exact_learning(
         if not (torch.isfinite(th1).all() and torch.isfinite(th2).all()):
             raise FloatingPointError(f"exact learning diverged (non-finite logits) at step {k + 1}")
 
-    names = tuple(r if isinstance(r, str) else getattr(r, "__name__", "custom") for r in rules)
     return LearningHistory(
         torch.stack(thetas1), torch.stack(thetas2), torch.stack(rewards1), torch.stack(rewards2),
         names, gamma, float(lr), float(lookahead_lr),

@@ -88,6 +88,9 @@ def pola_direction(theta_self, theta_other, game, gamma, lookahead_lr: float = 1
     outer_steps = check_positive_int(outer_steps, "outer_steps")
     inner_steps = check_positive_int(inner_steps, "inner_steps")
     prox_self, prox_other = _check_nonnegative(prox_self, "prox_self"), _check_nonnegative(prox_other, "prox_other")
+    for name, value in (("outer_lr", outer_lr), ("lookahead_lr", lookahead_lr)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     th1_old, th2_old = theta_self.detach(), theta_other.detach()
     th1 = th1_old.clone().requires_grad_(True)
     for _ in range(outer_steps):
@@ -103,7 +106,14 @@ def pola_direction(theta_self, theta_other, game, gamma, lookahead_lr: float = 1
 
 
 def pola_rule(**options):
-    """:func:`pola_direction` with fixed options, usable as a ``rule`` of ``run_exact_learning`` (use ``lr=1``)."""
+    """:func:`pola_direction` with fixed options, usable as a ``rule`` of ``run_exact_learning`` (use ``lr=1``).
+
+    The opponent's step size is not an option here: ``run_exact_learning`` passes its
+    ``lookahead_lr`` to every rule.
+    """
+    if "lookahead_lr" in options:
+        raise ValueError("pola_rule: set the opponent's step with run_exact_learning(..., lookahead_lr=...), "
+                         "which passes it to every rule")
     rule = functools.partial(pola_direction, **options)
     rule.__name__ = "pola"
     return rule

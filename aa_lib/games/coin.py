@@ -165,7 +165,7 @@ class CoinGame(BatchedEnv):
         self.coin_owner = self.coin_owner ^ any_pick  # colours alternate after a pickup
         self.returns = self.returns + rewards
         self.last_thefts = picked & ~own
-        info = {"picked_own": picked & own, "picked_other": self.last_thefts}
+        info = {"picked_own": picked & own, "picked_other": self.last_thefts.clone()}
         return StepResult(self._observe(), rewards, self._done(), info)
 
     def set_state(self, positions, coin, coin_owner, last_thefts=None) -> torch.Tensor:
@@ -196,7 +196,7 @@ class CoinGame(BatchedEnv):
             raise ValueError("the coin must not lie under a player")
         if last_thefts is None:
             last_thefts = torch.zeros(2, B, dtype=torch.bool, device=self.device)
-        last_thefts = torch.as_tensor(last_thefts, device=self.device)
+        last_thefts = torch.as_tensor(last_thefts, device=self.device).clone()
         if tuple(last_thefts.shape) != (2, B) or last_thefts.dtype != torch.bool:
             raise ValueError(f"last_thefts must be a bool tensor of shape {(2, B)}, got "
                              f"{last_thefts.dtype} {tuple(last_thefts.shape)}")

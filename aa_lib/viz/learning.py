@@ -325,6 +325,9 @@ class LearningExplorer:
         self.text = widgets.HTML()
         self.plot = widgets.Output()
         self.button.on_click(lambda _b: self.run())
+        # POLA's rule is a proximal displacement: it runs with lr = 1 (its own step sizes are options)
+        self.rule.observe(lambda change: setattr(self.lr, "value", 1.0) if change["new"] == "pola" else None,
+                          names="value")
         self.draw = draw
         self.history: Optional[LearningHistory] = None
         self.summary: Optional[dict] = None
