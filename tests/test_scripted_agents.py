@@ -56,6 +56,22 @@ def test_grim_trigger_in_self_play_keeps_one_memory_per_seat():
     assert states[0].tolist() == [2] * 4 and all((s == 4).all() for s in states[1:])
 
 
+def test_grim_trigger_memory_travels_in_the_rollout_state():
+    """One Grim object in two groups of different sizes, against AD and against AC: memories stay apart."""
+    from aa_lib.agents.policies import ScriptedPolicy
+    from aa_lib.training.rollout import collect_mixed_rollout
+
+    env = IteratedMatrixGame(episode_length=6)
+    grim = GrimTrigger()
+    states = []
+    collect_mixed_rollout(env, [([ScriptedPolicy(grim), ScriptedPolicy(AlwaysDefect())], 5),
+                                ([ScriptedPolicy(grim), ScriptedPolicy(AlwaysCooperate())], 3)],
+                          make_generator(0), on_step=lambda r: states.append(r.info["state"][0]))
+    states = torch.stack(states)  # [T, 8], seat 0's view: 1 CC, 2 CD, 4 DD
+    assert (states[0, :5] == 2).all() and (states[1:, :5] == 4).all()  # robbed once, then defects for ever
+    assert (states[:, 5:] == 1).all()  # never provoked by the cooperator
+
+
 def test_random_agent_is_uniform_and_reproducible():
     obs = torch.zeros(30000, 3)
     a = RandomAgent(4).act(obs, make_generator(1))

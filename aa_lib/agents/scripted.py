@@ -172,7 +172,10 @@ class GrimTrigger(ScriptedAgent):
     """Cooperates until the other player defects once, then defects for ever.
 
     Stateful: it remembers, per game, whether it has been triggered. Seeing the
-    start state clears the memory, so ``reset`` is optional.
+    start state clears the memory, so ``reset`` is optional. In rollouts the memory
+    travels in the recurrent state (:meth:`initial_memory`, :meth:`act_with_memory`), so
+    one object can play several seats; called directly through :meth:`act` it keeps the
+    memory itself (one object per seat).
     """
 
     name = "Grim"
@@ -183,14 +186,25 @@ class GrimTrigger(ScriptedAgent):
     def reset(self, batch_size: int) -> None:
         self.triggered = None
 
-    def act(self, obs, generator=None):
+    def initial_memory(self, batch_size: int, device=None) -> torch.Tensor:
+        """``[B, 1]`` zeros: not triggered."""
+        return torch.zeros(batch_size, 1, device=device)
+
+    def act_with_memory(self, obs, memory, generator=None):
+        """``(actions [B], memory [B, 1])``."""
         obs = _check_obs(obs, (5,), self.name)
         other_defected = (obs[:, 2] + obs[:, 4]) > 0.5  # states CD, DD: the other played D
         at_start = obs[:, 0] > 0.5
+        triggered = ((memory[:, 0] > 0.5) | other_defected) & ~at_start
+        return triggered.long(), triggered.float()[:, None]
+
+    def act(self, obs, generator=None):
+        obs = _check_obs(obs, (5,), self.name)
         if self.triggered is None or self.triggered.shape[0] != obs.shape[0]:
             self.triggered = torch.zeros(obs.shape[0], dtype=torch.bool, device=obs.device)
-        self.triggered = (self.triggered | other_defected) & ~at_start
-        return self.triggered.long()
+        actions, memory = self.act_with_memory(obs, self.triggered.float()[:, None], generator)
+        self.triggered = memory[:, 0] > 0.5
+        return actions
 
 
 class RandomAgent(ScriptedAgent):
