@@ -47,8 +47,8 @@ PRESETS: Dict[tuple, tuple] = {
         dict(entropy_coef=0.1), dict(beta=0.25, aa_gamma=0.9)),
     # Classroom (experiments/results/NOTES.md): one-step TD errors inside the shaping term
     # (shaping_gae_lambda=0: with GAE(0.95) the shaping term pushes towards unconditional
-    # Always Cooperate and never learns to retaliate), beta 3 (one-step advantages are small;
-    # with the theft planes beta 5 cooperates more but is exploited more by AD, beta 1-2 less),
+    # Always Cooperate and never learns to retaliate), beta 3 (one-step advantages are small; with
+    # this preset, seed 0, beta 1 is greedier and no harder on AD, beta 10 slow once provoked),
     # actor lr 4e-3 (REINFORCE takes one step per batch), entropy 0.1 as in Table 2.
     # observe_thefts: the observation also shows who took the other's coin in the previous step
     # (the Coin Game's "previous joint action"); with the paper's four planes the classroom GRU
