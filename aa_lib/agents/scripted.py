@@ -91,6 +91,29 @@ class ScriptedAgent:
         return f"{type(self).__name__}()"
 
 
+class _TriggerAgent(ScriptedAgent):
+    """A scripted agent whose per-game memory is one flag, "triggered".
+
+    Subclasses define ``act_with_memory(obs, memory [B, 1], generator) -> (actions, memory)``;
+    rollouts carry the memory in the recurrent state (``ScriptedPolicy``), and direct
+    :meth:`act` calls keep it in ``self.triggered`` (bool ``[B]``).
+    """
+
+    def __init__(self):
+        self.triggered: Optional[torch.Tensor] = None
+
+    def initial_memory(self, batch_size: int, device=None) -> torch.Tensor:
+        """``[B, 1]`` zeros: not triggered."""
+        return torch.zeros(batch_size, 1, device=device)
+
+    def _act_with_stored_memory(self, obs, generator=None):
+        """One step of a direct ``act`` call on the stored flags ``self.triggered``."""
+        memory = self.triggered.to(obs.device).float()[:, None]
+        actions, memory = self.act_with_memory(obs, memory, generator)
+        self.triggered = memory[:, 0] > 0.5
+        return actions
+
+
 # ------------------------------------------------------------ iterated games
 class MemoryOneAgent(ScriptedAgent):
     """Plays action 0 with probability ``p_cooperate[state]`` in the 5 memory-one states.
@@ -168,7 +191,7 @@ class TitForTat(MemoryOneAgent):
         super().__init__(p_cooperate=torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0]))
 
 
-class GrimTrigger(ScriptedAgent):
+class GrimTrigger(_TriggerAgent):
     """Cooperates until the other player defects once, then defects for ever.
 
     Stateful: it remembers, per game, whether it has been triggered. Seeing the
@@ -180,15 +203,8 @@ class GrimTrigger(ScriptedAgent):
 
     name = "Grim"
 
-    def __init__(self):
-        self.triggered: Optional[torch.Tensor] = None
-
     def reset(self, batch_size: int) -> None:
         self.triggered = None
-
-    def initial_memory(self, batch_size: int, device=None) -> torch.Tensor:
-        """``[B, 1]`` zeros: not triggered."""
-        return torch.zeros(batch_size, 1, device=device)
 
     def act_with_memory(self, obs, memory, generator=None):
         """``(actions [B], memory [B, 1])``."""
@@ -202,9 +218,7 @@ class GrimTrigger(ScriptedAgent):
         obs = _check_obs(obs, (5,), self.name)
         if self.triggered is None or self.triggered.shape[0] != obs.shape[0]:
             self.triggered = torch.zeros(obs.shape[0], dtype=torch.bool, device=obs.device)
-        actions, memory = self.act_with_memory(obs, self.triggered.float()[:, None], generator)
-        self.triggered = memory[:, 0] > 0.5
-        return actions
+        return self._act_with_stored_memory(obs, generator)
 
 
 class RandomAgent(ScriptedAgent):
@@ -289,7 +303,7 @@ class CoinAlwaysCooperate(ScriptedAgent):
         return _random_argmax(torch.where(mine[:, None], towards, avoiding), generator)
 
 
-class CoinGrimTrigger(ScriptedAgent):
+class CoinGrimTrigger(_TriggerAgent):
     """Always Cooperate until the other player takes one of my coins, then Always Defect to the episode's end.
 
     The Coin Game's grim trigger: a perfectly efficient reciprocal racer, the reference for how
@@ -307,12 +321,8 @@ class CoinGrimTrigger(ScriptedAgent):
     name = "Grim"
 
     def __init__(self):
+        super().__init__()
         self._cooperate, self._defect = CoinAlwaysCooperate(), CoinAlwaysDefect()
-        self.triggered = None  # bool [B], memory of direct act() calls
-
-    def initial_memory(self, batch_size: int, device=None) -> torch.Tensor:
-        """``[B, 1]`` zeros: nobody has been robbed yet."""
-        return torch.zeros(batch_size, 1, device=device)
 
     def act_with_memory(self, obs, memory, generator=None):
         """``(actions [B], memory [B, 1])``: triggered once plane 4 (the other stole from me) has been seen."""
@@ -336,10 +346,7 @@ class CoinGrimTrigger(ScriptedAgent):
         if isinstance(obs, torch.Tensor) and obs.shape[0] != self.triggered.shape[0]:
             raise ValueError(f"{self.name}: reset for {self.triggered.shape[0]} games, got {obs.shape[0]}; "
                              "use one object per seat")
-        memory = self.triggered.to(obs.device).float()[:, None]
-        actions, memory = self.act_with_memory(obs, memory, generator)
-        self.triggered = memory[:, 0] > 0.5
-        return actions
+        return self._act_with_stored_memory(obs, generator)
 
 
 # --------------------------------------------------------- Negotiation Game

@@ -37,7 +37,7 @@ import torch
 
 from .._validation import check_gamma, check_last_dim, check_positive_int, check_tensor
 from ..games.matrix import PRISONERS_DILEMMA, as_payoff_tensor
-from .memory_one import memory_one_values
+from .memory_one import per_step_values
 from .pola import pola_direction
 
 __all__ = [
@@ -57,16 +57,10 @@ def swap_seats(game) -> torch.Tensor:
     return as_payoff_tensor(game).flip(0)
 
 
-def _per_step(theta_self, theta_other, game, gamma):
-    """Per-step values ``(u_self, u_other)`` with ``theta_self`` in seat 1."""
-    v_self, v_other = memory_one_values(theta_self, theta_other, game, gamma)
-    return (1 - gamma) * v_self, (1 - gamma) * v_other
-
-
 def naive_direction(theta_self, theta_other, game, gamma, lookahead_lr: float = 0.0) -> torch.Tensor:
     """``grad_self u_self``, ``[..., 5]``. ``lookahead_lr`` is ignored (uniform signature)."""
     th1 = theta_self.detach().requires_grad_(True)
-    u1, _ = _per_step(th1, theta_other.detach(), game, gamma)
+    u1, _ = per_step_values(th1, theta_other.detach(), game, gamma)
     (g1,) = torch.autograd.grad(u1.sum(), th1)
     return g1
 
@@ -75,7 +69,7 @@ def lola_shaping_direction(theta_self, theta_other, game, gamma, lookahead_lr: f
     """Original LOLA: ``grad_1 u_1 + eta grad_1 [stopgrad(grad_2 u_1) . grad_2 u_2]``, ``[..., 5]``."""
     th1 = theta_self.detach().requires_grad_(True)
     th2 = theta_other.detach().requires_grad_(True)
-    u1, u2 = _per_step(th1, th2, game, gamma)
+    u1, u2 = per_step_values(th1, th2, game, gamma)
     g1_own, g2_of_u1 = torch.autograd.grad(u1.sum(), (th1, th2), create_graph=False, retain_graph=True)
     (g2_of_u2,) = torch.autograd.grad(u2.sum(), th2, create_graph=True)
     shaping_objective = (g2_of_u1.detach() * g2_of_u2).sum()
@@ -87,9 +81,9 @@ def lola_lookahead_direction(theta_self, theta_other, game, gamma, lookahead_lr:
     """Look-ahead LOLA: ``grad_1 u_1(th1, th2 + eta grad_2 u_2(th1, th2))``, ``[..., 5]``."""
     th1 = theta_self.detach().requires_grad_(True)
     th2 = theta_other.detach().requires_grad_(True)
-    _, u2 = _per_step(th1, th2, game, gamma)
+    _, u2 = per_step_values(th1, th2, game, gamma)
     (g2,) = torch.autograd.grad(u2.sum(), th2, create_graph=True)
-    u1_after, _ = _per_step(th1, th2 + lookahead_lr * g2, game, gamma)
+    u1_after, _ = per_step_values(th1, th2 + lookahead_lr * g2, game, gamma)
     (g1,) = torch.autograd.grad(u1_after.sum(), th1)
     return g1
 
@@ -245,7 +239,7 @@ def run_exact_learning(
         steps = tqdm(steps, desc=f"exact {rules[0]} vs {rules[1]}", leave=False)
     for k in steps:
         with torch.no_grad():
-            u1, u2 = _per_step(th1, th2, payoffs, gamma)
+            u1, u2 = per_step_values(th1, th2, payoffs, gamma)
         thetas1.append(th1)
         thetas2.append(th2)
         rewards1.append(u1)

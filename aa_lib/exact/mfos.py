@@ -31,7 +31,7 @@ import torch
 
 from .._validation import check_gamma, check_positive_int
 from ..games.matrix import PRISONERS_DILEMMA, as_payoff_tensor
-from .memory_one import memory_one_values
+from .memory_one import per_step_values
 
 __all__ = ["MetaPolicy", "meta_rollout", "antithetic_es_gradient", "MfosResult", "train_mfos"]
 
@@ -72,11 +72,6 @@ class MetaPolicy:
         return torch.bmm(hidden, out["w2"]) + out["b2"][:, None]
 
 
-def _per_step(theta1, theta2, game, gamma):
-    v1, v2 = memory_one_values(theta1, theta2, game, gamma)
-    return (1 - gamma) * v1, (1 - gamma) * v2
-
-
 def meta_rollout(meta_policy: MetaPolicy, params: torch.Tensor, theta2: torch.Tensor, game=PRISONERS_DILEMMA,
                  gamma: float = 0.96, meta_steps: int = 50, opponent_lr: float = 10.0):
     """Play meta-episodes of every member of ``params [P, n]`` against naive learners starting at ``theta2 [B, 5]``.
@@ -98,7 +93,7 @@ def meta_rollout(meta_policy: MetaPolicy, params: torch.Tensor, theta2: torch.Te
             state = torch.cat([torch.sigmoid(th1), torch.sigmoid(th2)], dim=-1)
             th1 = meta_policy(params, state)
         th2_var = th2.detach().requires_grad_(True)
-        u1, u2 = _per_step(th1, th2_var, payoffs, gamma)
+        u1, u2 = per_step_values(th1, th2_var, payoffs, gamma)
         (g2,) = torch.autograd.grad(u2.sum(), th2_var)  # members and games are independent
         r1.append(u1.detach())
         r2.append(u2.detach())
@@ -160,8 +155,7 @@ def train_mfos(iterations: int = 200, population: int = 32, n_opponents: int = 3
             raise ValueError(f"{name} must be a positive number, got {value!r}")
     gen = torch.Generator().manual_seed(seed)
     meta_policy = MetaPolicy(hidden)
-    params = meta_policy.init(gen).requires_grad_(False)
-    optimiser_param = params.clone().requires_grad_(True)
+    optimiser_param = meta_policy.init(gen).requires_grad_(True)
     optimiser = torch.optim.Adam([optimiser_param], lr=lr)
     settings = dict(iterations=iterations, population=population, n_opponents=n_opponents, sigma=sigma, lr=lr,
                     hidden=hidden, game=game, gamma=gamma, meta_steps=meta_steps, opponent_lr=opponent_lr, seed=seed)

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .._validation import check_positive_int
-from .memory_one import memory_one_values
+from .memory_one import per_step_values
 
 __all__ = ["bernoulli_kl", "pola_objectives", "pola_direction", "pola_rule"]
 
@@ -52,15 +52,10 @@ def bernoulli_kl(theta_new: torch.Tensor, theta_old: torch.Tensor) -> torch.Tens
     return kl.mean(-1)
 
 
-def _per_step(theta_self, theta_other, game, gamma):
-    v_self, v_other = memory_one_values(theta_self, theta_other, game, gamma)
-    return (1 - gamma) * v_self, (1 - gamma) * v_other
-
-
 def pola_objectives(theta_self, theta_other, theta_self_old, theta_other_old, game, gamma,
                     prox_self: float, prox_other: float):
     """The two proximal objectives ``(u_1 - c_1 D_1, u_2 - c_2 D_2)``, each ``[...]`` (for tests and plots)."""
-    u1, u2 = _per_step(theta_self, theta_other, game, gamma)
+    u1, u2 = per_step_values(theta_self, theta_other, game, gamma)
     return (u1 - prox_self * bernoulli_kl(theta_self, theta_self_old),
             u2 - prox_other * bernoulli_kl(theta_other, theta_other_old))
 
