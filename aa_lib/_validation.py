@@ -32,6 +32,21 @@ def check_positive_int(value: int, name: str) -> int:
     return value
 
 
+def check_nonnegative(value, name: str) -> float:
+    """Return ``value`` as a float after checking it is a real number >= 0 (not a bool, not NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+    return float(value)
+
+
+def check_positive(value, name: str, finite: bool = False) -> float:
+    """Return ``value`` as a float after checking it is a real number > 0 (and finite if asked)."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+            or (finite and math.isinf(value))):
+        raise ValueError(f"{name} must be a positive{' finite' if finite else ''} number, got {value!r}")
+    return float(value)
+
+
 def check_tensor(x, name: str) -> torch.Tensor:
     """Return ``x`` as a tensor, refusing non-numeric input with a clear message."""
     if isinstance(x, torch.Tensor):

@@ -66,7 +66,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from ._validation import check_finite, check_gamma, check_positive_int, check_tensor
+from ._validation import check_finite, check_gamma, check_nonnegative, check_positive_int, check_tensor
 from .advantages import SIGN_MASKS, TIME_WEIGHTS, shaping_term, time_weights
 from .algos.advantage_alignment import AdvantageAlignment
 from .evaluation.league import LeagueResult
@@ -447,9 +447,7 @@ class AblationConfig:
         if self.time_weight is not None and self.time_weight not in TIME_WEIGHTS:
             raise ValueError(f"time_weight must be None or one of {TIME_WEIGHTS}, got {self.time_weight!r}")
         for name in ("beta", "lr", "init_std"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+            check_nonnegative(getattr(self, name), name)
         if not isinstance(self.game, str) or self.game not in GAMES:
             raise ValueError(f"game must be the name of a game in aa_lib.games.matrix.GAMES {sorted(GAMES)}, "
                              f"got {self.game!r}")

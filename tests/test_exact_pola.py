@@ -106,3 +106,16 @@ def test_pola_rule_and_bad_arguments(thetas):
         pola_rule(lookahead_lr=25.0)
     with pytest.raises(ValueError, match="lr=1"):
         run_exact_learning("pola", n_seeds=2, n_steps=1, lr=2.0)
+
+
+def test_number_checks_shared_by_the_exact_learners():
+    from aa_lib._validation import check_nonnegative, check_positive
+
+    assert check_nonnegative(0, "c") == 0.0 and check_positive(2, "lr") == 2.0
+    assert check_positive(float("inf"), "lr") == float("inf")  # only finite=True refuses infinity
+    for bad in (float("nan"), -0.1, True, "1"):
+        with pytest.raises(ValueError, match="c must be a non-negative number"):
+            check_nonnegative(bad, "c")
+    for bad, finite in ((0, False), (float("nan"), False), (True, False), (float("inf"), True), (-1.0, True)):
+        with pytest.raises(ValueError, match="lr must be a positive"):
+            check_positive(bad, "lr", finite=finite)

@@ -29,7 +29,7 @@ from typing import List, Optional
 
 import torch
 
-from .._validation import check_gamma, check_positive_int
+from .._validation import check_gamma, check_positive, check_positive_int
 from ..games.matrix import PRISONERS_DILEMMA, as_payoff_tensor
 from .memory_one import per_step_values
 
@@ -151,8 +151,7 @@ def train_mfos(iterations: int = 200, population: int = 32, n_opponents: int = 3
     population = check_positive_int(population, "population")
     n_opponents = check_positive_int(n_opponents, "n_opponents")
     for name, value in (("sigma", sigma), ("lr", lr), ("opponent_lr", opponent_lr)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ValueError(f"{name} must be a positive number, got {value!r}")
+        check_positive(value, name)
     gen = torch.Generator().manual_seed(seed)
     meta_policy = MetaPolicy(hidden)
     optimiser_param = meta_policy.init(gen).requires_grad_(True)

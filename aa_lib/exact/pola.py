@@ -35,7 +35,7 @@ import functools
 import torch
 import torch.nn.functional as F
 
-from .._validation import check_positive_int
+from .._validation import check_nonnegative, check_positive, check_positive_int
 from .memory_one import per_step_values
 
 __all__ = ["bernoulli_kl", "pola_objectives", "pola_direction", "pola_rule"]
@@ -60,12 +60,6 @@ def pola_objectives(theta_self, theta_other, theta_self_old, theta_other_old, ga
             u2 - prox_other * bernoulli_kl(theta_other, theta_other_old))
 
 
-def _check_nonnegative(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    return float(value)
-
-
 def pola_direction(theta_self, theta_other, game, gamma, lookahead_lr: float = 1.0, *,
                    outer_lr: float = 5.0, outer_steps: int = 5, inner_steps: int = 5,
                    prox_self: float = 0.1, prox_other: float = 0.1) -> torch.Tensor:
@@ -82,10 +76,9 @@ def pola_direction(theta_self, theta_other, game, gamma, lookahead_lr: float = 1
     """
     outer_steps = check_positive_int(outer_steps, "outer_steps")
     inner_steps = check_positive_int(inner_steps, "inner_steps")
-    prox_self, prox_other = _check_nonnegative(prox_self, "prox_self"), _check_nonnegative(prox_other, "prox_other")
-    for name, value in (("outer_lr", outer_lr), ("lookahead_lr", lookahead_lr)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
-            raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    prox_self, prox_other = check_nonnegative(prox_self, "prox_self"), check_nonnegative(prox_other, "prox_other")
+    check_positive(outer_lr, "outer_lr", finite=True)
+    check_positive(lookahead_lr, "lookahead_lr", finite=True)
     th1_old, th2_old = theta_self.detach(), theta_other.detach()
     th1 = th1_old.clone().requires_grad_(True)
     for _ in range(outer_steps):
