@@ -126,8 +126,8 @@ def main(argv=None):
     rows = []
     for objective in OBJECTIVES:
         s = solve(args.episode_length, args.penalty, objective)
-        rows.append({"objective": objective, "episode_length": s.episode_length, "me": round(s.me, 4),
-                     "AD": round(s.ad, 4), "margin": round(s.me - s.ad, 4)})
+        rows.append({"objective": objective, "episode_length": s.episode_length, "me": round(s.me, 6),
+                     "AD": round(s.ad, 6), "margin": round(s.me - s.ad, 6)})
         print(json.dumps(rows[-1]))
     return rows
 
