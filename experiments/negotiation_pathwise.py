@@ -144,6 +144,26 @@ def evaluate(policy, env, games: int = 512, seed: int = 99) -> dict:
             "bid_high": float(bids[~low].mean()), "reactivity": reactivity(traj)}
 
 
+def train_and_evaluate(trainer, seed: int) -> dict:
+    """Train ``trainer`` to its configured iterations, evaluate its policy (:func:`evaluate`), print and
+    return the result with the seed and the training wall time."""
+    start = time.time()
+    trainer.train()
+    trainer.policy.eval()
+    result = {"seed": seed, "wall_s": round(time.time() - start, 1), **evaluate(trainer.policy, trainer.env)}
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def append_record(path, record: dict, key: tuple) -> None:
+    """Add ``record`` to the JSON list at ``path``, replacing a record with the same values of ``key``."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    existing = json.loads(out.read_text()) if out.exists() else []
+    same = lambda r: all(r.get(k) == record[k] for k in key)  # noqa: E731
+    out.write_text(json.dumps([r for r in existing if not same(r)] + [record], indent=1))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--past", choices=PAST_WEIGHTS, default="coplayer_centred")
@@ -159,19 +179,10 @@ def main(argv=None):
         config = preset("negotiation", "aa", "classroom", seed=seed, iterations=args.iterations,
                         algo_options={"beta": 0.0})
         trainer = PathwiseShapingTrainer(config, args.past, args.beta, args.past_discount)
-        start = time.time()
-        trainer.train()
-        trainer.policy.eval()
-        result = {"seed": seed, "wall_s": round(time.time() - start, 1), **evaluate(trainer.policy, trainer.env)}
-        runs.append(result)
-        print(json.dumps(result), flush=True)
+        runs.append(train_and_evaluate(trainer, seed))
     record = {"past": args.past, "beta": args.beta, "past_discount": args.past_discount,
               "iterations": args.iterations, "runs": runs}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    existing = json.loads(out.read_text()) if out.exists() else []
-    existing = [r for r in existing if (r["past"], r["beta"]) != (args.past, args.beta)] + [record]
-    out.write_text(json.dumps(existing, indent=1))
+    append_record(args.out, record, ("past", "beta"))
 
 
 if __name__ == "__main__":
