@@ -15,7 +15,9 @@ and the policy a product over items, so each item's proposal can be credited wit
   dropped from this factor (it is still in the policy-gradient weight through ``A^1``).
 
 REINFORCE with these weights, the classroom preset otherwise (batch 128, 16 rounds, lr 1e-3).
-``--beta 0`` is the naive control with the same estimator.
+``--beta 0`` is the naive control with the same estimator. With continuous bids (``--levels 0``) the
+latent Gaussian's entropy bonus does not stop the bids from piling up at 5 (its entropy does not depend
+on the mean); ``--squashed-entropy`` puts the bonus on the entropy of the bids instead.
 
 Run: ``python experiments/negotiation_factored.py --levels 2 --beta 5 --seeds 0 1 2`` (about 90 s per
 seed on one CPU thread); results are appended to ``experiments/results/negotiation/factored.json``.
@@ -106,11 +108,19 @@ def item_weights(traj, advantages: torch.Tensor, beta: float):
     return pg + beta * past[..., None] * centred.flip(0)
 
 
+def squashed_entropy_correction(dist) -> torch.Tensor:
+    """``E[log|dy/du|]`` ``[...]`` by one reparameterised sample: the entropy of the *bids* is the latent
+    Gaussian's entropy plus this term. Unlike the latent entropy it falls when the bids pile up at a
+    bound (the Jacobian vanishes there), so as a bonus it resists saturation."""
+    noise = torch.randn_like(dist.mean)
+    return dist.log_abs_det_jacobian(dist.mean + dist.log_std.exp() * noise).sum(-1)
+
+
 class FactoredTrainer(Trainer):
     """Self-play REINFORCE with the item-factored weights; ``levels = 0`` keeps the squashed Gaussian."""
 
-    def __init__(self, config, levels: int, beta: float):
-        self.levels, self.beta = int(levels), float(beta)
+    def __init__(self, config, levels: int, beta: float, squashed_entropy: bool = False):
+        self.levels, self.beta, self.squashed_entropy = int(levels), float(beta), bool(squashed_entropy)
         super().__init__(config)
 
     def _build_learner(self):
@@ -135,7 +145,10 @@ class FactoredTrainer(Trainer):
         else:  # squashed Gaussian: per-item log-density (the Jacobian does not depend on the parameters)
             z = (batch.actions - dist.mean) / dist.log_std.exp()
             logp = -0.5 * z * z - dist.log_std
-        entropy = dist.entropy().mean()
+        entropy = dist.entropy()
+        if self.squashed_entropy and not isinstance(dist, FactoredCategorical):
+            entropy = entropy + squashed_entropy_correction(dist)
+        entropy = entropy.mean()
         loss = -(batch.item_weights * logp).sum(-1).mean() - self.algo.entropy_coef * entropy
         learner.actor_opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -148,6 +161,8 @@ def main(argv=None):
     parser.add_argument("--levels", type=int, default=2, help="bid levels per item (0: squashed Gaussian)")
     parser.add_argument("--beta", type=float, default=5.0)
     parser.add_argument("--entropy", type=float, default=0.02)
+    parser.add_argument("--squashed-entropy", action="store_true",
+                        help="continuous bids: entropy bonus on the bids, not on the latent Gaussian")
     parser.add_argument("--iterations", type=int, default=1000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--out", default="experiments/results/negotiation/factored.json")
@@ -159,10 +174,11 @@ def main(argv=None):
     for seed in args.seeds:
         config = preset("negotiation", "naive", seed=seed, iterations=args.iterations,
                         algo_options={"entropy_coef": args.entropy})
-        runs.append(train_and_evaluate(FactoredTrainer(config, args.levels, args.beta), seed))
+        trainer = FactoredTrainer(config, args.levels, args.beta, args.squashed_entropy)
+        runs.append(train_and_evaluate(trainer, seed))
     record = {"levels": args.levels, "beta": args.beta, "entropy": args.entropy,
-              "iterations": args.iterations, "runs": runs}
-    append_record(args.out, record, ("levels", "beta", "entropy", "iterations"))
+              "squashed_entropy": args.squashed_entropy, "iterations": args.iterations, "runs": runs}
+    append_record(args.out, record, ("levels", "beta", "entropy", "squashed_entropy", "iterations"))
 
 
 if __name__ == "__main__":
