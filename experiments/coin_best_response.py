@@ -24,20 +24,21 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
-from aa_lib.games.coin import MOVES
+from aa_lib.agents.scripted import _coin_move_targets, _torus_distance
+
 OBJECTIVES = ("own", "margin")
 
 
 def move_table(g: int) -> np.ndarray:
-    """``[g*g, 4]`` cell reached by each move on the torus."""
-    cells = np.arange(g * g)
-    return np.stack([((cells // g + dr) % g) * g + (cells % g + dc) % g for dr, dc in MOVES], axis=1)
+    """``[g*g, 4]`` cell reached by each move on the torus (the scripted agents' geometry)."""
+    return _coin_move_targets(torch.arange(g * g), g).numpy()
 
 
-def torus_distance(a, b, g: int):
-    dr, dc = (a // g - b // g) % g, (a % g - b % g) % g
-    return np.minimum(dr, g - dr) + np.minimum(dc, g - dc)
+def torus_distance(a, b, g: int) -> np.ndarray:
+    """Number of moves between flat cells ``a`` and ``b`` (numpy arrays, broadcast)."""
+    return _torus_distance(torch.as_tensor(a), torch.as_tensor(b), g).numpy()
 
 
 @dataclass
@@ -87,25 +88,23 @@ def solve(episode_length: int = 16, penalty: float = -2.0, objective: str = "own
     own_to_go = np.zeros_like(value)  # expected own reward to go under the chosen policy
     ad_to_go = np.zeros_like(value)
     policy = np.zeros((episode_length, n, n, n, 2), dtype=np.int64)
-    onehot = np.eye(n, dtype=bool)
+    rows, cols, same_cell = np.arange(n)[:, None], np.arange(n)[None, :], np.eye(n, dtype=bool)[..., None]
+
+    def expect(table):
+        """E[table(s')] for every (s, my move, AD move) ``[n, n, n, 2, 4, 4]``."""
+        stay = table[m2, a2, cc, own]
+        # respawn: mean over the cells free of both players, colour flipped
+        occupied = table[rows, cols, rows] + np.where(same_cell, 0.0, table[rows, cols, cols])  # [n, n, 2]
+        respawn = (table.sum(2) - occupied)[m2, a2, 1 - own] / n_free
+        return np.where(picked, respawn, stay)
+
     for t in reversed(range(episode_length)):
-        def expect(table):
-            """E[table(s')] for every (s, my move, AD move) ``[n, n, n, 2, 4, 4]``."""
-            stay = table[m2, a2, cc, own]
-            # respawn: mean over cells free of both players, colour flipped
-            totals = table.sum(2)  # [n, n, 2] sum over coin cells
-            occupied = table[np.arange(n)[:, None], np.arange(n)[None, :], np.arange(n)[:, None]] \
-                + np.where(onehot[..., None], 0.0, table[np.arange(n)[:, None], np.arange(n)[None, :],
-                                                         np.arange(n)[None, :]])  # [n, n, 2]
-            respawn = (totals - occupied)[m2, a2, 1 - own] / n_free
-            return np.where(picked, respawn, stay)
         q_own = r_me + expect(own_to_go)
         q_ad = r_ad + expect(ad_to_go)
         q_obj = (r_me if objective == "own" else r_me - r_ad) + expect(value)
         q_obj, q_own, q_ad = [(p_ad[..., None, :] * q).sum(-1) for q in (q_obj, q_own, q_ad)]  # [..., 4]
-        best = q_obj.argmax(-1)
-        policy[t] = best
         if policy_probs is None:
+            best = policy[t] = q_obj.argmax(-1)
             take = lambda q: np.take_along_axis(q, best[..., None], -1)[..., 0]  # noqa: E731
         else:
             policy[t] = policy_probs.argmax(-1)

@@ -29,9 +29,10 @@ from pathlib import Path
 
 import torch
 
+from aa_lib.agents.distributions import CategoricalDist
 from aa_lib.agents.networks import Body, mlp
 from aa_lib.agents.policies import _NeuralPolicy
-from aa_lib.games.negotiation import OBS_LAYOUT
+from aa_lib.games.negotiation import N_ITEMS, OBS_LAYOUT
 from aa_lib.presets import preset
 from aa_lib.training import Trainer
 
@@ -42,32 +43,26 @@ except ImportError:  # pragma: no cover
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from negotiation_pathwise import append_record, train_and_evaluate
 
-N_ITEMS = 3
 
-
-class FactoredCategorical:
+class FactoredCategorical(CategoricalDist):
     """Independent categoricals per item: ``logits [..., 3, K]``; latents are level indices ``[..., 3]``."""
 
     def __init__(self, logits: torch.Tensor, levels: torch.Tensor):
-        self.logits = logits - torch.logsumexp(logits, -1, keepdim=True)
+        super().__init__(logits)
         self.levels = levels
-
-    def sample(self, generator=None) -> torch.Tensor:
-        u = torch.rand(self.logits.shape, generator=generator, device=self.logits.device).clamp_min(1e-20)
-        return torch.argmax(self.logits.detach() - torch.log(-torch.log(u)), -1).float()  # Gumbel-max
 
     def to_env(self, latent: torch.Tensor) -> torch.Tensor:
         return self.levels[latent.long()]
 
     def item_log_prob(self, latent: torch.Tensor) -> torch.Tensor:
         """``[..., 3]`` log-probability of each item's level."""
-        return self.logits.gather(-1, latent.long().unsqueeze(-1)).squeeze(-1)
+        return super().log_prob(latent)
 
     def log_prob(self, latent: torch.Tensor) -> torch.Tensor:
         return self.item_log_prob(latent).sum(-1)
 
     def entropy(self) -> torch.Tensor:
-        return -(self.logits.exp() * self.logits).sum(-1).sum(-1)
+        return super().entropy().sum(-1)
 
 
 class DiscreteBidPolicy(_NeuralPolicy):
