@@ -103,11 +103,11 @@ def item_weights(traj, advantages: torch.Tensor, beta: float):
     return pg + beta * past[..., None] * centred.flip(0)
 
 
-def squashed_entropy_correction(dist) -> torch.Tensor:
+def squashed_entropy_correction(dist, generator: torch.Generator | None = None) -> torch.Tensor:
     """``E[log|dy/du|]`` ``[...]`` by one reparameterised sample: the entropy of the *bids* is the latent
     Gaussian's entropy plus this term. Unlike the latent entropy it falls when the bids pile up at a
     bound (the Jacobian vanishes there), so as a bonus it resists saturation."""
-    noise = torch.randn_like(dist.mean)
+    noise = torch.randn(dist.mean.shape, generator=generator, device=dist.mean.device, dtype=dist.mean.dtype)
     return dist.log_abs_det_jacobian(dist.mean + dist.log_std.exp() * noise).sum(-1)
 
 
@@ -117,6 +117,8 @@ class FactoredTrainer(Trainer):
     def __init__(self, config, levels: int, beta: float, squashed_entropy: bool = False):
         self.levels, self.beta, self.squashed_entropy = int(levels), float(beta), bool(squashed_entropy)
         super().__init__(config)
+        #: noise of the bids-entropy estimate (its own stream: the rollouts stay those of the plain trainer)
+        self.entropy_generator = torch.Generator(device=self.device).manual_seed(config.seed + 104729)
 
     def _build_learner(self):
         learner = super()._build_learner()
@@ -142,7 +144,7 @@ class FactoredTrainer(Trainer):
             logp = -0.5 * z * z - dist.log_std
         entropy = dist.entropy()
         if self.squashed_entropy and not isinstance(dist, FactoredCategorical):
-            entropy = entropy + squashed_entropy_correction(dist)
+            entropy = entropy + squashed_entropy_correction(dist, self.entropy_generator)
         entropy = entropy.mean()
         loss = -(batch.item_weights * logp).sum(-1).mean() - self.algo.entropy_coef * entropy
         learner.actor_opt.zero_grad(set_to_none=True)

@@ -23,10 +23,10 @@ nf = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(nf)
 
 
-def _trainer(levels=2, beta=5.0, seed=0, iterations=2):
+def _trainer(levels=2, beta=5.0, seed=0, iterations=2, squashed_entropy=False):
     config = preset("negotiation", "naive", seed=seed, iterations=iterations, batch_size=64,
                     algo_options={"entropy_coef": 0.02})
-    return nf.FactoredTrainer(config, levels, beta)
+    return nf.FactoredTrainer(config, levels, beta, squashed_entropy)
 
 
 def test_item_rewards_add_up_to_the_game_rewards():
@@ -61,10 +61,14 @@ def test_item_weights_against_their_definition():
     assert torch.all((w1 - w0)[..., 0, :] == 0)  # no past at the first round
 
 
-@pytest.mark.parametrize("levels", [2, 0])
-def test_short_run_is_seeded_and_bids_on_levels(levels):
-    a, b = _trainer(levels), _trainer(levels)
-    a.train(), b.train()
+@pytest.mark.parametrize("levels,squashed", [(2, False), (0, False), (0, True)])
+def test_short_run_is_seeded_and_bids_on_levels(levels, squashed):
+    torch.manual_seed(0)  # the global generator must not matter: reseed it between the two runs
+    a = _trainer(levels, squashed_entropy=squashed)
+    a.train()
+    torch.manual_seed(1)
+    b = _trainer(levels, squashed_entropy=squashed)
+    b.train()
     for pa, pb in zip(a.policy.parameters(), b.policy.parameters()):
         assert torch.equal(pa, pb)
     traj = collect_rollout(a.env, [a.policy, a.policy], 16, torch.Generator().manual_seed(2))
@@ -82,7 +86,7 @@ def test_squashed_entropy_correction_gives_the_entropy_of_the_bids():
         dist = SquashedGaussian(torch.full((200000, 1), mean), torch.zeros(1))
         latent = dist.sample(torch.Generator().manual_seed(1))
         monte_carlo = -dist.log_prob(latent).mean()
-        corrected = (dist.entropy() + nf.squashed_entropy_correction(dist)).mean()
+        corrected = (dist.entropy() + nf.squashed_entropy_correction(dist, torch.Generator().manual_seed(2))).mean()
         torch.testing.assert_close(corrected, monte_carlo, atol=0.01, rtol=0)
     centre = SquashedGaussian(torch.zeros(4096, 1), torch.zeros(1))
     edge = SquashedGaussian(torch.full((4096, 1), 2.0), torch.zeros(1))
