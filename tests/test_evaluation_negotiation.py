@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from aa_lib.agents.scripted import scripted_agent
-from aa_lib.evaluation import bid_profile, negotiation_transcript
+from aa_lib.evaluation import bid_profile, bids_by_round, negotiation_transcript
 from aa_lib.games.coin import CoinGame
 from aa_lib.games.negotiation import NegotiationGame
 
@@ -63,3 +63,24 @@ def test_evaluate_policy_records_the_same_bids_as_bid_profile(env):
     direct = bid_profile(random, env, "AD", 64, torch.Generator().manual_seed(5))
     assert report.metrics["bid_low/AD"] == pytest.approx(direct["bid_low"], abs=1e-9)
     assert report.errors["bid_low/AD"] == pytest.approx(direct["bid_low_se"], rel=1e-6)
+
+
+class _OpenThenDefect:
+    """Test agent: 0 on its low-value items in the first round, 5 once the co-player has bid anything."""
+
+    def reset(self, batch_size):
+        pass
+
+    def act(self, obs, generator=None):
+        started = (obs[:, 12:15].amax(-1, keepdim=True) > 0).float()  # other's last proposals / 5
+        low = (obs[:, 3:6] < 0.5).float()  # own values / 5
+        return 5.0 * (1 - low) + 5.0 * low * started
+
+
+def test_bids_by_round_shows_when_an_agent_changes_its_bids(env):
+    out = bids_by_round(_OpenThenDefect(), env, "AD", 64, torch.Generator().manual_seed(3))
+    assert out["bid_low"] == [0.0] + [5.0] * 5 and out["bid_high"] == [5.0] * 6
+    out = bids_by_round(scripted_agent(env, "AC"), env, "AD", 64, torch.Generator().manual_seed(3))
+    assert out["bid_low"] == [0.0] * 6 and out["bid_high"] == [5.0] * 6
+    with pytest.raises(ValueError, match="batch_size"):
+        bids_by_round(scripted_agent(env, "AC"), env, batch_size=1)

@@ -17,7 +17,7 @@ from ..games.negotiation import OBS_LAYOUT
 from ..training.rollout import collect_rollout
 from .match import as_policy
 
-__all__ = ["bid_profile", "episode_bids", "negotiation_transcript"]
+__all__ = ["bid_profile", "bids_by_round", "episode_bids", "negotiation_transcript"]
 
 
 def _check_env(env) -> None:
@@ -34,10 +34,24 @@ def _co_player(me, opponent, env):
 def episode_bids(traj, seat: int = 0) -> Dict[str, torch.Tensor]:
     """Per-episode mean proposal of ``seat`` on the items it values less / more: ``{"bid_low", "bid_high"}``,
     each ``[B]`` float64 (from a Negotiation Game trajectory's observations and proposals)."""
-    low = (traj.obs[seat, ..., OBS_LAYOUT["own_values"]] < 0.5).double()  # [B, T, 3]: values / 5 are 0.2 or 1
-    bids = traj.env_actions[seat].double()  # [B, T, 3] proposals in [0, 5]
+    low, bids = _low_items_and_bids(traj, seat)
     return {key: ((bids * mask).sum((1, 2)) / mask.sum((1, 2)).clamp_min(1.0)).cpu()
             for key, mask in (("bid_low", low), ("bid_high", 1.0 - low))}
+
+
+def _low_items_and_bids(traj, seat: int):
+    """``(low, bids)``, each ``[B, T, 3]`` float64: 1 where ``seat`` values the item less, and its proposals."""
+    low = (traj.obs[seat, ..., OBS_LAYOUT["own_values"]] < 0.5).double()  # values / 5 are 0.2 or 1
+    return low, traj.env_actions[seat].double()  # proposals in [0, 5]
+
+
+def _play(policy, env, opponent, batch_size: int, generator):
+    """Check the arguments, then one batch of episodes of ``policy`` (seat 1) against ``opponent``."""
+    _check_env(env)
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be at least 2, got {batch_size}")
+    me = as_policy(policy)
+    return collect_rollout(env, [me, _co_player(me, opponent, env)], batch_size, generator)
 
 
 @torch.no_grad()
@@ -54,11 +68,7 @@ def bid_profile(policy, env, opponent="self", batch_size: int = 512,
     Returns ``{"bid_low", "bid_high", "bid_low_se", "bid_high_se", "reward", "opponent_reward"}``
     (per-step rewards of the two seats).
     """
-    _check_env(env)
-    if batch_size < 2:
-        raise ValueError(f"batch_size must be at least 2, got {batch_size}")
-    me = as_policy(policy)
-    traj = collect_rollout(env, [me, _co_player(me, opponent, env)], batch_size, generator)
+    traj = _play(policy, env, opponent, batch_size, generator)
     out = {}
     for key, per_episode in episode_bids(traj).items():
         out[key] = float(per_episode.mean())
@@ -66,6 +76,23 @@ def bid_profile(policy, env, opponent="self", batch_size: int = 512,
     rewards = traj.rewards.mean(-1)  # [2, B]
     out["reward"], out["opponent_reward"] = float(rewards[0].mean()), float(rewards[1].mean())
     return out
+
+
+@torch.no_grad()
+def bids_by_round(policy, env, opponent="self", batch_size: int = 512,
+                  generator: Optional[torch.Generator] = None) -> Dict[str, list]:
+    """Mean proposal of ``policy`` (seat 1) on the items it values less / more at each round.
+
+    A reciprocal agent shows itself here: against Always Defect its bids on its low-value items
+    climb over the episode, against Always Cooperate they stay low (a one-number summary over the
+    whole episode, as :func:`bid_profile` gives, averages this away).
+
+    Args: as :func:`bid_profile`. Returns ``{"bid_low": [T floats], "bid_high": [T floats]}``, pooled
+    over the items of that kind in every episode (NaN at a round where no item was of that kind).
+    """
+    low, bids = _low_items_and_bids(_play(policy, env, opponent, batch_size, generator), 0)
+    return {key: ((bids * mask).sum((0, 2)) / mask.sum((0, 2))).cpu().tolist()
+            for key, mask in (("bid_low", low), ("bid_high", 1.0 - low))}
 
 
 @torch.no_grad()
