@@ -37,11 +37,11 @@ from aa_lib.presets import preset
 from aa_lib.training import Trainer
 
 try:  # as a script, and when loaded by the tests
-    from negotiation_pathwise import append_record, train_and_evaluate
+    from negotiation_pathwise import append_record, discounted_past, train_and_evaluate
 except ImportError:  # pragma: no cover
     import sys
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from negotiation_pathwise import append_record, train_and_evaluate
+    from negotiation_pathwise import append_record, discounted_past, train_and_evaluate
 
 
 class FactoredCategorical(CategoricalDist):
@@ -78,28 +78,20 @@ class DiscreteBidPolicy(_NeuralPolicy):
         return FactoredCategorical(self.head(features).unflatten(-1, (N_ITEMS, len(self.levels))), self.levels)
 
 
-def item_rewards(traj) -> torch.Tensor:
-    """``[P, B, T, 3]`` each player's reward on each item (the game's rule; values read from the observations)."""
-    bids = traj.env_actions
-    values = traj.obs[..., OBS_LAYOUT["own_values"]] * 5.0
-    return bids / torch.clamp(bids.sum(0, keepdim=True), min=5.0) * values / 15.0
+def item_rewards(env, traj) -> torch.Tensor:
+    """``[P, B, T, 3]`` each player's reward on each item (``env.received`` over the reward scale; the
+    values are read from the observations)."""
+    values = traj.obs[..., OBS_LAYOUT["own_values"]] * env.high_value
+    return env.received(traj.env_actions, values) / env.reward_scale
 
 
-def past_sums(x: torch.Tensor, discount: float = 0.9) -> torch.Tensor:
-    """``p_t = sum_{k<t} discount^(t-1-k) x_k`` along the last dimension (0 at t = 0)."""
-    out = torch.zeros_like(x)
-    for t in range(1, x.shape[-1]):
-        out[..., t] = discount * out[..., t - 1] + x[..., t - 1]
-    return out
-
-
-def item_weights(traj, advantages: torch.Tensor, beta: float):
+def item_weights(env, traj, advantages: torch.Tensor, beta: float):
     """Per-item actor weights ``[P, B, T, 3]`` of every seat (module docstring); two players."""
-    ri = item_rewards(traj)
+    ri = item_rewards(env, traj)
     centred = ri - ri.mean(1, keepdim=True)  # [P, B, T, 3]
     pg = advantages[..., None] - (centred.sum(-1, keepdim=True) - centred)
     r = traj.rewards
-    past = past_sums(r - r.mean(1, keepdim=True))  # [P, B, T]
+    past = discounted_past(r - r.mean(1, keepdim=True), 0.9)  # [P, B, T]
     return pg + beta * past[..., None] * centred.flip(0)
 
 
@@ -131,7 +123,7 @@ class FactoredTrainer(Trainer):
 
     def learner_batch(self, traj, est, rows):
         batch = super().learner_batch(traj, est, rows)
-        w = item_weights(traj, est.advantages, self.beta)
+        w = item_weights(self.env, traj, est.advantages, self.beta)
         batch.item_weights = torch.cat([w[s][idx] for s, idx in rows])  # [N, T, 3]
         return batch
 

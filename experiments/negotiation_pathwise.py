@@ -60,11 +60,11 @@ def seat_reward(env, mine, theirs, my_values) -> torch.Tensor:
 
 
 def discounted_past(a1: torch.Tensor, discount: float) -> torch.Tensor:
-    """``w_t = sum_{k<t} discount^(t-1-k) a1_k`` ``[N, T]`` (0 at t = 0)."""
-    w, acc = torch.zeros_like(a1), torch.zeros_like(a1[:, 0])
-    for t in range(1, a1.shape[1]):
-        acc = discount * acc + a1[:, t - 1]
-        w[:, t] = acc
+    """``w_t = sum_{k<t} discount^(t-1-k) a1_k`` along the last dimension ``[..., T]`` (0 at t = 0)."""
+    w, acc = torch.zeros_like(a1), torch.zeros_like(a1[..., 0])
+    for t in range(1, a1.shape[-1]):
+        acc = discount * acc + a1[..., t - 1]
+        w[..., t] = acc
     return w
 
 

@@ -32,7 +32,7 @@ def _trainer(levels=2, beta=5.0, seed=0, iterations=2, squashed_entropy=False):
 def test_item_rewards_add_up_to_the_game_rewards():
     trainer = _trainer()
     traj = collect_rollout(trainer.env, [trainer.policy, trainer.policy], 64, torch.Generator().manual_seed(1))
-    torch.testing.assert_close(nf.item_rewards(traj).sum(-1), traj.rewards)
+    torch.testing.assert_close(nf.item_rewards(trainer.env, traj).sum(-1), traj.rewards)
 
 
 def test_factored_categorical_matches_torch():
@@ -49,8 +49,8 @@ def test_item_weights_against_their_definition():
     trainer = _trainer()
     _, traj, _ = trainer.collect()
     est = trainer.estimate(traj)
-    w0, w1 = nf.item_weights(traj, est.advantages, 0.0), nf.item_weights(traj, est.advantages, 1.0)
-    ri = nf.item_rewards(traj)
+    w0, w1 = (nf.item_weights(trainer.env, traj, est.advantages, b) for b in (0.0, 1.0))
+    ri = nf.item_rewards(trainer.env, traj)
     c = ri - ri.mean(1, keepdim=True)
     others = c.sum(-1, keepdim=True) - c
     torch.testing.assert_close(w0, est.advantages[..., None] - others)

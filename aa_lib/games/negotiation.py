@@ -106,10 +106,14 @@ class NegotiationGame(BatchedEnv):
         pool = torch.ones(2, self.batch_size, N_ITEMS, device=self.device)
         return torch.cat([pool, own, own.flip(0)], dim=-1)
 
+    def received(self, proposals: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """Value each player receives of each item, ``[2, ..., 3]``: ``p_i / max(p_1 + p_2, 5) * v_i``."""
+        total = proposals.sum(0).clamp_min(self.min_total)  # [..., 3]: max(p_1 + p_2, 5)
+        return proposals / total * values
+
     def rewards_of(self, proposals: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         """Rewards ``[2, ...]`` of proposals and values ``[2, ..., 3]`` (the formula of the module docstring)."""
-        total = proposals.sum(0).clamp_min(self.min_total)  # [..., 3]: max(p_1 + p_2, 5)
-        return (proposals / total * values).sum(-1) / self.reward_scale
+        return self.received(proposals, values).sum(-1) / self.reward_scale
 
     def _step(self, proposals: torch.Tensor) -> StepResult:
         values = self.values
