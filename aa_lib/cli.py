@@ -198,7 +198,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "device", None) is None and args.command == "train":
         args.device = None
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError) as err:  # bad settings: say what is wrong, without a traceback
+        raise SystemExit(f"aa {args.command}: error: {err}") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

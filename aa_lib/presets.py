@@ -19,10 +19,10 @@ from typing import Dict
 
 from .training.config import TrainConfig
 
-__all__ = ["PRESETS", "preset", "AA_FAMILY"]
+__all__ = ["PRESETS", "preset", "AA_FAMILY", "ALGO_OVERRIDES"]
 
 #: Algorithms that take ``beta`` / ``aa_gamma`` options.
-AA_FAMILY = ("aa", "paa", "loqa", "aa_cooperative", "aa_empathetic", "aa_vengeful", "aa_spiteful")
+AA_FAMILY = ("aa", "paa", "loqa", "aa_cooperative", "aa_empathetic", "aa_vengeful", "aa_spiteful", "aa_factored")
 
 # (game, preset) -> (TrainConfig fields, algorithm options shared by all, AA-family options)
 PRESETS: Dict[tuple, tuple] = {
@@ -69,13 +69,15 @@ PRESETS: Dict[tuple, tuple] = {
              critic_ema=0.99, hidden=64, max_grad_norm=1.0, iterations=1000),
         dict(entropy_coef=0.005), dict(beta=3.0, aa_gamma=0.9)),
     # Classroom: a feed-forward critic (the rounds are independent; explained variance 0.95, twice as
-    # fast). AA does NOT yet cooperate at this scale (experiments/results/NOTES.md): all learners
-    # except PPO-SR reach the Always Defect level (0.30).
+    # fast), the entropy bonus on the proposals themselves (squashed_entropy: the latent Gaussian's
+    # entropy lets the bids pile up at 5). Eq. 8's AA does NOT cooperate at this scale
+    # (experiments/results/NOTES.md): it reaches the Always Defect level (0.30) like PPO; the
+    # item-factored rule aa_factored (beta 11 = 10 / 0.9 of the experiment's convention) does.
     ("negotiation", "classroom"): (
         dict(game_options={"episode_length": 16}, batch_size=128, gamma=0.96, actor_lr=1e-3, critic_lr=3e-3,
              critic_ema=0.9, critic_updates=4, critic_recurrent=False, center_advantages=True, hidden=32,
-             max_grad_norm=1.0, iterations=300),
-        dict(entropy_coef=0.005), dict(beta=3.0, aa_gamma=0.9)),
+             max_grad_norm=1.0, iterations=1000),
+        dict(entropy_coef=0.005, squashed_entropy=True), dict(beta=3.0, aa_gamma=0.9)),
     # Table 4: Commons Harvest (Proximal AA), 5 on-policy agents + 2 replayed, gamma 0.99.
     ("commons", "paper"): (
         dict(batch_size=512, horizon=30, gamma=0.99, actor_lr=1e-5, critic_lr=1e-5, max_grad_norm=10.0,
@@ -99,6 +101,11 @@ PRESETS: Dict[tuple, tuple] = {
 }
 
 _CLIPPED = ("ppo", "ppo_sr", "paa")
+#: (game, preset, algorithm) -> options that differ for that one rule (after the AA-family options).
+ALGO_OVERRIDES: Dict[tuple, dict] = {
+    ("negotiation", "classroom", "aa_factored"): dict(beta=11.0),
+    ("negotiation", "paper", "aa_factored"): dict(beta=11.0),
+}
 
 
 def preset(game: str, algo: str, name: str = "classroom", **overrides) -> TrainConfig:
@@ -118,6 +125,7 @@ def preset(game: str, algo: str, name: str = "classroom", **overrides) -> TrainC
         algo_options.pop("n_epochs", None)
     if algo in AA_FAMILY:
         algo_options.update(aa_options)
+    algo_options.update(ALGO_OVERRIDES.get((game, name, algo), {}))
     if algo == "lola_dice":
         algo_options = {k: v for k, v in algo_options.items() if k == "entropy_coef"}
     algo_options.update(overrides.pop("algo_options", {}))

@@ -9,8 +9,8 @@ the league table, the Coin Game's own-coin pickup fractions and the wall time:
     python experiments/coin_negotiation.py --game coin
     python experiments/coin_negotiation.py --game negotiation
 
-Defaults: Coin Game AA and PPO, Negotiation AA, PPO and PPO with summed rewards
-(PPO-SR); seeds 0 and 1; ``torch.set_num_threads(1)`` (fastest for these small
+Defaults: Coin Game AA and PPO, Negotiation item-factored AA (``aa_factored``), AA, PPO and
+PPO with summed rewards (PPO-SR); seeds 0 and 1; ``torch.set_num_threads(1)`` (fastest for these small
 networks on a shared CPU). Writes ``league.json`` and ``league.png`` to
 ``experiments/results/<game>/``. Measured numbers and every configuration tried
 are in ``experiments/results/NOTES.md``.
@@ -29,7 +29,7 @@ from aa_lib.evaluation import coin_pickups, run_league
 from aa_lib.presets import preset
 from aa_lib.training import Trainer
 
-DEFAULT_ALGOS = {"coin": ["aa", "ppo"], "negotiation": ["aa", "ppo", "ppo_sr"]}
+DEFAULT_ALGOS = {"coin": ["aa", "ppo"], "negotiation": ["aa_factored", "aa", "ppo", "ppo_sr"]}
 
 
 def train_agents(game: str, algos, seeds, iterations, device: str):
@@ -67,7 +67,7 @@ def own_coin_fractions(env, agents, batch_size: int, seed: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--game", choices=["coin", "negotiation"], default="coin")
-    parser.add_argument("--algos", nargs="+", help="default: coin aa ppo; negotiation aa ppo ppo_sr")
+    parser.add_argument("--algos", nargs="+", help="default: coin aa ppo; negotiation aa_factored aa ppo ppo_sr")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--iterations", type=int, help="override the preset's number of iterations")
     parser.add_argument("--eval-batch", type=int, default=512, help="games per league cell and seed pair")

@@ -19,6 +19,10 @@ REINFORCE with these weights, the classroom preset otherwise (batch 128, 16 roun
 latent Gaussian's entropy bonus does not stop the bids from piling up at 5 (its entropy does not depend
 on the mean); ``--squashed-entropy`` puts the bonus on the entropy of the bids instead.
 
+The library's rule ``aa_factored`` (:mod:`aa_lib.algos.factored`, trained by the plain ``Trainer``) is the
+continuous version of this estimator; it writes the past sum as eq. 8 does (``sum_{k<t} 0.9^(t-k)``), so
+its ``beta = 11`` is this script's ``beta = 10`` (``10 / 0.9``).
+
 Run: ``python experiments/negotiation_factored.py --levels 2 --beta 5 --seeds 0 1 2`` (about 90 s per
 seed on one CPU thread); results are appended to ``experiments/results/negotiation/factored.json``.
 """
@@ -32,7 +36,7 @@ import torch
 from aa_lib.agents.distributions import CategoricalDist
 from aa_lib.agents.networks import Body, mlp
 from aa_lib.agents.policies import _NeuralPolicy
-from aa_lib.games.negotiation import N_ITEMS, OBS_LAYOUT
+from aa_lib.games.negotiation import N_ITEMS
 from aa_lib.presets import preset
 from aa_lib.training import Trainer
 
@@ -79,10 +83,8 @@ class DiscreteBidPolicy(_NeuralPolicy):
 
 
 def item_rewards(env, traj) -> torch.Tensor:
-    """``[P, B, T, 3]`` each player's reward on each item (``env.received`` over the reward scale; the
-    values are read from the observations)."""
-    values = traj.obs[..., OBS_LAYOUT["own_values"]] * env.high_value
-    return env.received(traj.env_actions, values) / env.reward_scale
+    """``[P, B, T, 3]`` each player's reward on each item (``env.reward_parts``)."""
+    return env.reward_parts(traj.obs, traj.env_actions)
 
 
 def item_weights(env, traj, advantages: torch.Tensor, beta: float):
@@ -95,22 +97,12 @@ def item_weights(env, traj, advantages: torch.Tensor, beta: float):
     return pg + beta * past[..., None] * centred.flip(0)
 
 
-def squashed_entropy_correction(dist, generator: torch.Generator | None = None) -> torch.Tensor:
-    """``E[log|dy/du|]`` ``[...]`` by one reparameterised sample: the entropy of the *bids* is the latent
-    Gaussian's entropy plus this term. Unlike the latent entropy it falls when the bids pile up at a
-    bound (the Jacobian vanishes there), so as a bonus it resists saturation."""
-    noise = torch.randn(dist.mean.shape, generator=generator, device=dist.mean.device, dtype=dist.mean.dtype)
-    return dist.log_abs_det_jacobian(dist.mean + dist.log_std.exp() * noise).sum(-1)
-
-
 class FactoredTrainer(Trainer):
     """Self-play REINFORCE with the item-factored weights; ``levels = 0`` keeps the squashed Gaussian."""
 
     def __init__(self, config, levels: int, beta: float, squashed_entropy: bool = False):
         self.levels, self.beta, self.squashed_entropy = int(levels), float(beta), bool(squashed_entropy)
         super().__init__(config)
-        #: noise of the bids-entropy estimate (its own stream: the rollouts stay those of the plain trainer)
-        self.entropy_generator = torch.Generator(device=self.device).manual_seed(config.seed + 104729)
 
     def _build_learner(self):
         learner = super()._build_learner()
@@ -128,15 +120,13 @@ class FactoredTrainer(Trainer):
         return batch
 
     def _update_actor(self, learner, batch):
+        """REINFORCE on per-item log-probabilities (for the squashed Gaussian the Jacobian term does not
+        depend on the parameters); with ``squashed_entropy`` the bonus is ``action_entropy``'s."""
         dist = learner.policy.sequence_distribution(batch.obs)
-        if isinstance(dist, FactoredCategorical):
-            logp = dist.item_log_prob(batch.actions)
-        else:  # squashed Gaussian: per-item log-density (the Jacobian does not depend on the parameters)
-            z = (batch.actions - dist.mean) / dist.log_std.exp()
-            logp = -0.5 * z * z - dist.log_std
-        entropy = dist.entropy()
-        if self.squashed_entropy and not isinstance(dist, FactoredCategorical):
-            entropy = entropy + squashed_entropy_correction(dist, self.entropy_generator)
+        logp = dist.item_log_prob(batch.actions)  # [N, T, 3]
+        continuous = not isinstance(dist, FactoredCategorical)
+        entropy = dist.action_entropy(self.entropy_generator) if self.squashed_entropy and continuous \
+            else dist.entropy()
         entropy = entropy.mean()
         loss = -(batch.item_weights * logp).sum(-1).mean() - self.algo.entropy_coef * entropy
         learner.actor_opt.zero_grad(set_to_none=True)

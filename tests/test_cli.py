@@ -41,3 +41,5 @@ def test_bad_arguments_fail_clearly(tmp_path):
         main(["train", "ipd", "--algo", "nonexistent"])
     with pytest.raises(SystemExit, match="unknown config field"):
         main(["train", "ipd", "--run-dir", str(tmp_path), "--set", "bogus=1"])
+    with pytest.raises(SystemExit, match="aa train: error: aa_factored needs a game whose reward is split"):
+        main(["train", "ipd", "--algo", "aa_factored", "--run-dir", str(tmp_path / "f"), "--iterations", "1"])

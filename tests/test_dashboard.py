@@ -321,6 +321,16 @@ def test_dashboard_references_and_beta_range_beyond_the_ipd():
     negotiation = training_dashboard("negotiation", "aa", device="cpu")
     # per-step reward averaged over both seats: AC-AC gives 0.5 and AD-AD 0.3 in every game
     assert negotiation.references == pytest.approx({"all cooperate": 0.5, "all defect": 0.3})
+    # item-factored AA is offered where the reward splits over items, with its own preset beta
+    assert "aa_factored" in negotiation.algo.options and "aa_factored" not in coin.algo.options
+    assert negotiation.beta.value == 3.0
+    negotiation.algo.value = "aa_factored"
+    assert negotiation.beta.value == preset("negotiation", "aa_factored").algo_options["beta"] == 11.0
+    assert negotiation.beta.max >= 22.0 and not negotiation.beta.disabled
+    negotiation.algo.value = "ppo"
+    assert negotiation.beta.disabled and negotiation.beta.value == 11.0
+    with pytest.raises(ValueError, match="aa_factored"):
+        training_dashboard("coin", "aa_factored", device="cpu")
 
 
 def test_evaluate_policy_own_coin_share_in_the_coin_game():

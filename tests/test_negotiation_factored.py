@@ -75,19 +75,3 @@ def test_short_run_is_seeded_and_bids_on_levels(levels, squashed):
     if levels:
         assert set(traj.env_actions.unique().tolist()) <= {0.0, 5.0}
     assert torch.isfinite(torch.tensor(a.history[-1]["actor_loss"]))
-
-
-def test_squashed_entropy_correction_gives_the_entropy_of_the_bids():
-    """Latent entropy + E[log|dy/du|] equals the Monte Carlo entropy -E[log p(y)] of the squashed bids,
-    and it is lower for a mean near the bound (saturation) than at the centre."""
-    from aa_lib.agents.distributions import SquashedGaussian
-    torch.manual_seed(0)
-    for mean in (0.0, 2.0):
-        dist = SquashedGaussian(torch.full((200000, 1), mean), torch.zeros(1))
-        latent = dist.sample(torch.Generator().manual_seed(1))
-        monte_carlo = -dist.log_prob(latent).mean()
-        corrected = (dist.entropy() + nf.squashed_entropy_correction(dist, torch.Generator().manual_seed(2))).mean()
-        torch.testing.assert_close(corrected, monte_carlo, atol=0.01, rtol=0)
-    centre = SquashedGaussian(torch.zeros(4096, 1), torch.zeros(1))
-    edge = SquashedGaussian(torch.full((4096, 1), 2.0), torch.zeros(1))
-    assert nf.squashed_entropy_correction(edge).mean() < nf.squashed_entropy_correction(centre).mean() - 0.5

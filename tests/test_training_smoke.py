@@ -12,7 +12,7 @@ GAMES = {
     "negotiation": dict(game_options={"episode_length": 4}),
     "commons": dict(horizon=3, replay_seats=2),
 }
-ALGOS = ["naive", "ppo", "ppo_sr", "aa", "paa", "aa_spiteful", "loqa", "lola_dice"]
+ALGOS = ["naive", "ppo", "ppo_sr", "aa", "paa", "aa_spiteful", "loqa", "lola_dice", "aa_factored"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -30,6 +30,8 @@ def _unsupported(game, algo):
         return "needs a discrete-action game"
     if algo == "lola_dice" and game == "commons":
         return "two-player games only"
+    if algo == "aa_factored" and game != "negotiation":
+        return "needs a game whose reward is split over action dimensions"
     return None
 
 

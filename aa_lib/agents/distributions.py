@@ -107,17 +107,33 @@ class SquashedGaussian:
         return (math.log(self.high - self.low) + math.log(2.0)
                 + F.logsigmoid(2.0 * latent) + F.logsigmoid(-2.0 * latent))
 
-    def log_prob(self, latent: torch.Tensor) -> torch.Tensor:
-        """Log-density of the squashed action whose latent is ``latent`` ``[..., d]`` -> ``[...]``."""
+    def item_log_prob(self, latent: torch.Tensor) -> torch.Tensor:
+        """Log-density of each dimension of the squashed action, ``[..., d]`` (the dimensions are
+        independent, so :meth:`log_prob` is their sum)."""
         z = (latent - self.mean) / self.log_std.exp()
         gaussian = -0.5 * z * z - self.log_std - 0.5 * _LOG_2PI
-        return (gaussian - self.log_abs_det_jacobian(latent)).sum(-1)
+        return gaussian - self.log_abs_det_jacobian(latent)
+
+    def log_prob(self, latent: torch.Tensor) -> torch.Tensor:
+        """Log-density of the squashed action whose latent is ``latent`` ``[..., d]`` -> ``[...]``."""
+        return self.item_log_prob(latent).sum(-1)
 
     def log_prob_action(self, actions: torch.Tensor) -> torch.Tensor:
         """Log-density of actions ``[..., d]`` in ``[low, high]`` (via :meth:`latent_of`)."""
         return self.log_prob(self.latent_of(actions))
 
     def entropy(self) -> torch.Tensor:
-        """Entropy of the latent Gaussian ``[...]`` (used as the entropy bonus; the
-        squashed entropy has no closed form)."""
+        """Entropy of the latent Gaussian ``[...]`` (the default entropy bonus; the
+        squashed entropy has no closed form, see :meth:`action_entropy`)."""
         return (self.log_std + 0.5 * (1.0 + _LOG_2PI)).sum(-1)
+
+    def action_entropy(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """One-sample estimate ``[...]`` of the entropy of the squashed *actions*, with gradient.
+
+        ``H(y) = H(u) + E[log|dy/du|]`` (change of variables); the expectation is taken at one
+        reparameterised sample ``u = mean + std * eps`` with ``eps`` drawn from ``generator``.
+        The latent entropy :meth:`entropy` does not depend on the mean, so as a bonus it lets the
+        actions pile up at a bound; this one falls there (the Jacobian vanishes) and resists it.
+        """
+        noise = torch.randn(self.mean.shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
+        return self.entropy() + self.log_abs_det_jacobian(self.mean + self.log_std.exp() * noise).sum(-1)

@@ -8,6 +8,7 @@
 ``ppo_sr``         PPO on the sum of all players' rewards (prosocial baseline)
 ``aa``             Advantage Alignment (eq. 8; ``normalise=True`` gives eq. 59)
 ``paa``            Proximal Advantage Alignment (eqs. 9-10)
+``aa_factored``    Advantage Alignment with per-item credit (Negotiation; ``algos.factored``)
 ``aa_cooperative`` / ``aa_empathetic`` / ``aa_vengeful`` / ``aa_spiteful``
                    sign-mask ablations (App. C.2)
 ``loqa``           LOQA as an AA estimator (Theorem 2, eq. 53)
@@ -20,6 +21,7 @@ from functools import partial
 
 from .advantage_alignment import SIGN_MASKS, AdvantageAlignment, ProximalAdvantageAlignment
 from .base import LearnerBatch, PolicyGradientAlgorithm, time_discounts
+from .factored import FactoredAdvantageAlignment
 from .lola_dice import LolaDice, dice_objective, magic_box
 from .loqa import LOQA, loqa_opponent_probs
 from .naive import NaiveActorCritic
@@ -27,7 +29,8 @@ from .ppo import PPO, PPOSummedRewards
 
 __all__ = [
     "ALGORITHMS", "make_algorithm", "LearnerBatch", "PolicyGradientAlgorithm", "NaiveActorCritic", "PPO",
-    "PPOSummedRewards", "AdvantageAlignment", "ProximalAdvantageAlignment", "LOQA", "LolaDice",
+    "PPOSummedRewards", "AdvantageAlignment", "ProximalAdvantageAlignment", "FactoredAdvantageAlignment",
+    "LOQA", "LolaDice",
     "SIGN_MASKS", "dice_objective", "magic_box", "loqa_opponent_probs", "time_discounts",
 ]
 
@@ -37,6 +40,7 @@ ALGORITHMS = {
     "ppo_sr": PPOSummedRewards,
     "aa": AdvantageAlignment,
     "paa": ProximalAdvantageAlignment,
+    "aa_factored": FactoredAdvantageAlignment,
     "loqa": LOQA,
     "lola_dice": LolaDice,
 }

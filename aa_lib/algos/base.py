@@ -45,6 +45,10 @@ class LearnerBatch:
         shaping_advantages: ``[N, T]`` the learner's own advantages for the shaping term
             when they are estimated differently from ``advantages`` (another GAE lambda,
             see ``TrainConfig.shaping_gae_lambda``); None: ``advantages``.
+        rewards: ``[N, T]`` the learner's rewards centred over the games of its seat at each
+            step (only for rules with ``needs_reward_parts``).
+        reward_parts: ``[N, T, d]`` the same split over action dimensions (``env.reward_parts``,
+            centred); ``other_reward_parts``: ``[n_others, N, T, d]`` those of the co-players.
     """
 
     obs: torch.Tensor
@@ -55,6 +59,9 @@ class LearnerBatch:
     gamma: float
     other_q_probs: Optional[torch.Tensor] = None
     shaping_advantages: Optional[torch.Tensor] = None
+    rewards: Optional[torch.Tensor] = None
+    reward_parts: Optional[torch.Tensor] = None
+    other_reward_parts: Optional[torch.Tensor] = None
 
     @property
     def horizon(self) -> int:
@@ -88,18 +95,26 @@ class PolicyGradientAlgorithm:
     n_epochs: int = 1
     #: Train on the sum of all players' rewards (prosocial PPO-SR baseline).
     reward_sharing: bool = False
+    #: Continuous actions: put the entropy bonus on the squashed actions (one-sample estimate,
+    #: ``SquashedGaussian.action_entropy``) instead of on the latent Gaussian, whose entropy
+    #: does not depend on the mean and so does not stop the actions from piling up at a bound.
+    squashed_entropy: bool = False
     #: Needs Q-values of the co-players (LOQA).
     needs_q_values: bool = field(default=False, init=False)
+    #: Needs the rewards split over action dimensions (item-factored AA).
+    needs_reward_parts: bool = field(default=False, init=False)
 
     def weights(self, batch: LearnerBatch) -> torch.Tensor:
         """Weight ``[N, T]`` multiplying ``log pi(a_t | h_t)``; here ``A^1`` (eq. 3)."""
         return batch.advantages
 
     def final_weights(self, batch: LearnerBatch) -> torch.Tensor:
-        """:meth:`weights` with the optional ``gamma^t`` discount and normalisation, detached."""
+        """:meth:`weights` (``[N, T]``, or ``[N, T, d]`` per action dimension) with the optional
+        ``gamma^t`` discount and normalisation, detached."""
         w = self.weights(batch).detach()
         if self.discount_weights:
-            w = w * time_discounts(batch.gamma, batch.horizon, w.device, w.dtype)
+            discounts = time_discounts(batch.gamma, batch.horizon, w.device, w.dtype)  # [T]
+            w = w * discounts.reshape(-1, *([1] * (w.dim() - 2)))  # over [N, T] or [N, T, d]
         if self.standardize:
             w = (w - w.mean()) / (w.std() + 1e-8)
         return w
@@ -112,11 +127,27 @@ class PolicyGradientAlgorithm:
         clipped = torch.clamp(ratio, 1.0 - self.clip, 1.0 + self.clip)
         return torch.minimum(ratio * w, clipped * w)
 
-    def actor_loss(self, policy, batch: LearnerBatch, weights: Optional[torch.Tensor] = None
-                   ) -> Tuple[torch.Tensor, Dict[str, float]]:
-        """``(loss, metrics)`` for ``policy`` on ``batch``; ``weights`` may be precomputed."""
+    def log_probs(self, dist, actions: torch.Tensor) -> torch.Tensor:
+        """``log pi(a_t | h_t)`` ``[N, T]`` of the stored latents under ``dist``."""
+        return dist.log_prob(actions)
+
+    def entropy(self, dist, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Entropy bonus ``[N, T]``: the distribution's entropy, or with ``squashed_entropy`` the
+        one-sample entropy of the squashed actions (noise from ``generator``)."""
+        if not self.squashed_entropy:
+            return dist.entropy()
+        if not hasattr(dist, "action_entropy"):
+            raise ValueError(f"squashed_entropy needs continuous (squashed Gaussian) actions, the policy gives "
+                             f"{type(dist).__name__}")
+        return dist.action_entropy(generator)
+
+    def actor_loss(self, policy, batch: LearnerBatch, weights: Optional[torch.Tensor] = None,
+                   generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, Dict[str, float]]:
+        """``(loss, metrics)`` for ``policy`` on ``batch``; ``weights`` may be precomputed;
+        ``generator`` draws the noise of a sampled entropy estimate (``squashed_entropy``)."""
         w = self.final_weights(batch) if weights is None else weights
-        log_probs, entropy = policy.evaluate(batch.obs, batch.actions)
+        dist = policy.sequence_distribution(batch.obs)
+        log_probs, entropy = self.log_probs(dist, batch.actions), self.entropy(dist, generator)
         objective = self.surrogate(log_probs, batch.old_log_probs, w).mean()
         mean_entropy = entropy.mean()
         loss = -objective - self.entropy_coef * mean_entropy

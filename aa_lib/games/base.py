@@ -139,6 +139,17 @@ class BatchedEnv:
         raise NotImplementedError
 
     # ------------------------------------------------------------- subclass hooks
+    def reward_parts(self, obs: torch.Tensor, env_actions: torch.Tensor) -> torch.Tensor:
+        """Each player's reward split over the dimensions of its action, ``[P, B, T, d]``.
+
+        Only games whose reward is a sum of one part per action dimension define it (Negotiation:
+        one part per item); the item-factored Advantage Alignment rule
+        (:class:`aa_lib.algos.FactoredAdvantageAlignment`) needs it. ``obs [P, B, T, *obs]`` and
+        ``env_actions [P, B, T, d]`` are those stored in a trajectory; the parts sum to its rewards.
+        """
+        raise NotImplementedError(f"{type(self).__name__}'s reward is not split over action dimensions; "
+                                  "item-factored learning rules (aa_factored) need a game such as negotiation")
+
     def _reset(self) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -115,6 +115,16 @@ class NegotiationGame(BatchedEnv):
         """Rewards ``[2, ...]`` of proposals and values ``[2, ..., 3]`` (the formula of the module docstring)."""
         return self.received(proposals, values).sum(-1) / self.reward_scale
 
+    def reward_parts(self, obs: torch.Tensor, env_actions: torch.Tensor) -> torch.Tensor:
+        """Each player's reward on each item ``[2, B, T, 3]`` (:meth:`received` over the reward scale),
+        from stored observations ``[2, B, T, 15]`` (the round's values are read back from them) and
+        proposals ``[2, B, T, 3]``; summed over items it is the reward of :meth:`rewards_of`."""
+        if obs.shape[-1] != 15 or env_actions.shape[-1] != N_ITEMS or obs.shape[0] != 2:
+            raise ValueError(f"need observations [2, ..., 15] and proposals [2, ..., 3], got "
+                             f"{tuple(obs.shape)} and {tuple(env_actions.shape)}")
+        values = obs[..., OBS_LAYOUT["own_values"]] * self.high_value
+        return self.received(env_actions, values) / self.reward_scale
+
     def _step(self, proposals: torch.Tensor) -> StepResult:
         values = self.values
         rewards = self.rewards_of(proposals, values)

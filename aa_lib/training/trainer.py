@@ -26,6 +26,7 @@ import torch
 
 from ..agents.critics import EmaTarget, make_critic
 from ..agents.policies import MemoryOnePolicy, make_policy
+from ..games.base import BatchedEnv
 from ..algos import LearnerBatch, LolaDice, loqa_opponent_probs, make_algorithm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -95,6 +96,10 @@ class SeatEstimates:
     #: ``[P, B, T]`` LOQA's estimate of ``Q(s_t, b_t)`` for the action taken: the *uncentred* GAE
     #: advantage plus the value (centring would shift it by the batch mean); None unless LOQA.
     taken_q: Optional[torch.Tensor] = None
+    #: ``[P, B, T]`` rewards and ``[P, B, T, d]`` reward parts (``env.reward_parts``), each centred
+    #: over the games at every step; None unless the rule needs them (item-factored AA).
+    centred_rewards: Optional[torch.Tensor] = None
+    reward_parts: Optional[torch.Tensor] = None
 
 
 class Trainer:
@@ -114,6 +119,10 @@ class Trainer:
         self.algo = make_algorithm(config.algo, **config.algo_options)
         if isinstance(self.algo, LolaDice) and self.env.n_players != 2:
             raise ValueError("lola_dice supports two-player games only")
+        if getattr(self.algo, "needs_reward_parts", False) and \
+                getattr(type(self.env), "reward_parts", None) in (None, BatchedEnv.reward_parts):
+            raise ValueError(f"{config.algo} needs a game whose reward is split over action dimensions "
+                             f"(env.reward_parts, e.g. negotiation); {config.game!r} has none")
         self.callbacks = list(callbacks)
         n_learners = 1 if config.self_play else self.env.n_players
         with torch.random.fork_rng(devices=[]):
@@ -121,6 +130,9 @@ class Trainer:
             self.learners = [self._build_learner() for _ in range(n_learners)]
         self.rollout_generator = torch.Generator(device=self.device).manual_seed(config.seed)
         self.control_generator = torch.Generator().manual_seed(config.seed + 7919)
+        #: noise of sampled entropy estimates (``squashed_entropy``): its own stream, so the rollouts
+        #: are those of a run without it
+        self.entropy_generator = torch.Generator(device=self.device).manual_seed(config.seed + 104729)
         use_buffer = config.self_play and config.replay_capacity > 0
         self.buffer = AgentReplayBuffer(config.replay_capacity, config.replay_push_every) if use_buffer else None
         self._spares: Dict[tuple, torch.nn.Module] = {}
@@ -217,9 +229,14 @@ class Trainer:
             out["val"].append(values[:, :T])
             out["q"].append(q[:, :T] if q is not None else None)
         q_all = torch.stack(out["q"]) if out["q"][0] is not None else None
+        centred_rewards = parts = None
+        if getattr(self.algo, "needs_reward_parts", False):  # [P, B, T] and [P, B, T, d], centred over the games
+            parts = self.env.reward_parts(traj.obs, traj.env_actions)
+            parts = parts - parts.mean(1, keepdim=True)
+            centred_rewards = traj.rewards - traj.rewards.mean(1, keepdim=True)
         return SeatEstimates(torch.stack(out["adv"]), torch.stack(out["ret"]), torch.stack(out["val"]), q_all,
                              torch.stack(out["shaping"]) if separate else None,
-                             torch.stack(out["taken_q"]) if out["taken_q"] else None)
+                             torch.stack(out["taken_q"]) if out["taken_q"] else None, centred_rewards, parts)
 
     def _rows(self, learner_index: int, learner_mask: torch.Tensor) -> List[tuple]:
         """``(seat, batch indices)`` of the games where ``learner_index`` learns from that seat."""
@@ -247,11 +264,16 @@ class Trainer:
             probs = loqa_opponent_probs(est.q, traj.actions, est.taken_q,
                                         getattr(self.algo, "temperature", 1.0))  # [P, B, T]
             other_q = torch.cat([probs[others[s]][:, idx] for s, idx in rows], dim=1)
-        return LearnerBatch(obs=take(traj.obs, own), actions=take(traj.actions, own),
-                            old_log_probs=take(traj.log_probs, own), advantages=take(est.advantages, own),
-                            other_advantages=other_adv, gamma=self.config.gamma, other_q_probs=other_q,
-                            shaping_advantages=None if est.shaping_advantages is None
-                            else take(est.shaping_advantages, own))
+        batch = LearnerBatch(obs=take(traj.obs, own), actions=take(traj.actions, own),
+                             old_log_probs=take(traj.log_probs, own), advantages=take(est.advantages, own),
+                             other_advantages=other_adv, gamma=self.config.gamma, other_q_probs=other_q,
+                             shaping_advantages=None if est.shaping_advantages is None
+                             else take(est.shaping_advantages, own))
+        if est.reward_parts is not None:
+            batch.rewards = take(est.centred_rewards, own)
+            batch.reward_parts = take(est.reward_parts, own)
+            batch.other_reward_parts = torch.cat([est.reward_parts[others[s]][:, idx] for s, idx in rows], dim=1)
+        return batch
 
     def _clip_and_step(self, params, optimizer) -> None:
         if self.config.max_grad_norm is not None:
@@ -286,7 +308,7 @@ class Trainer:
         weights = self.algo.final_weights(batch)
         metrics: Dict[str, float] = {}
         for epoch in range(self.algo.n_epochs):
-            loss, metrics = self.algo.actor_loss(learner.policy, batch, weights)
+            loss, metrics = self.algo.actor_loss(learner.policy, batch, weights, self.entropy_generator)
             _check_loss(loss, f"actor loss ({self.algo.name}, epoch {epoch})", self.iteration)
             learner.actor_opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -392,6 +414,7 @@ class Trainer:
             "buffer": self.buffer.state_dict() if self.buffer is not None else None,
             "rollout_generator": self.rollout_generator.get_state(),
             "control_generator": self.control_generator.get_state(),
+            "entropy_generator": self.entropy_generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "history": [dict(m) for m in self.history],
         }
@@ -407,6 +430,8 @@ class Trainer:
             self.buffer.load_state_dict(state["buffer"])
         self.rollout_generator.set_state(state["rollout_generator"])
         self.control_generator.set_state(state["control_generator"])
+        if "entropy_generator" in state:  # checkpoints written before it existed never used it
+            self.entropy_generator.set_state(state["entropy_generator"])
         torch.set_rng_state(state["torch_rng"])
         self.iteration = int(state["iteration"])
         self.history = [dict(m) for m in state["history"]]

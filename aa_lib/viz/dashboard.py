@@ -25,12 +25,19 @@ from typing import Dict, List, Optional, Sequence
 
 from ..training.callbacks import Callback
 
-__all__ = ["LiveFigure", "TrainingDashboard", "training_dashboard", "training_figure", "figure_png",
+__all__ = ["LiveFigure", "TrainingDashboard", "training_dashboard", "dashboard_algorithms", "training_figure", "figure_png",
            "plot_probe_groups", "plot_seed_curves"]
 
 #: Learning rules offered by the algorithm menu (LOLA-DiCE is left out: far slower per iteration).
 DASHBOARD_ALGORITHMS = ("aa", "paa", "loqa", "naive", "ppo", "ppo_sr", "aa_cooperative", "aa_empathetic",
                         "aa_vengeful", "aa_spiteful")
+#: Games whose reward is split over action dimensions: their menu also offers item-factored AA.
+FACTORED_GAMES = ("negotiation",)
+
+
+def dashboard_algorithms(game: str) -> tuple:
+    """The algorithm menu of ``game``'s dashboard (``aa_factored`` only where the game supports it)."""
+    return DASHBOARD_ALGORITHMS + (("aa_factored",) if game in FACTORED_GAMES else ())
 
 
 def plot_probe_groups(groups: Dict[str, tuple], ax=None, title: str = "P(C | previous joint action)"):
@@ -187,8 +194,9 @@ class TrainingDashboard:
         from ..presets import preset
         from ..training.session import opponent_choices
 
-        if algo not in DASHBOARD_ALGORITHMS:
-            raise ValueError(f"algo must be one of {DASHBOARD_ALGORITHMS}, got {algo!r}")
+        menu = dashboard_algorithms(game)
+        if algo not in menu:
+            raise ValueError(f"algo must be one of {menu} for game {game!r}, got {algo!r}")
         self.game, self.preset_name, self.device, self.batch_size = game, preset_name, device, batch_size
         self.plot_every, self.probe_batch_size = plot_every, probe_batch_size
         self.extra_callbacks = list(extra_callbacks)
@@ -199,12 +207,17 @@ class TrainingDashboard:
             raise ValueError(f"opponent must be one of {choices}, got {opponent!r}")
         style, wide = {"description_width": "110px"}, widgets.Layout(width="360px")
 
-        self.algo = widgets.Dropdown(options=DASHBOARD_ALGORITHMS, value=algo, description="algorithm",
+        self.algo = widgets.Dropdown(options=menu, value=algo, description="algorithm",
                                      style=style, layout=wide)
         self.opponent = widgets.Dropdown(options=choices, value=opponent, description="opponent", style=style,
                                          layout=wide)
-        beta = base.algo_options.get("beta", 1.0)
-        self.beta = widgets.FloatSlider(value=beta, min=0.0, max=max(3.0, 2.0 * beta), step=0.05,
+        from ..presets import AA_FAMILY
+        #: the preset's beta of every AA-family rule in the menu (the slider moves to it when the rule is picked)
+        self.preset_betas = {a: preset(game, a, preset_name).algo_options.get("beta", 1.0)
+                             for a in menu if a in AA_FAMILY}
+        beta = self.preset_betas.get(algo, base.algo_options.get("beta", 1.0))
+        self.beta = widgets.FloatSlider(value=beta, min=0.0, max=max(3.0, 2.0 * max(self.preset_betas.values())),
+                                        step=0.05,
                                         description="AA weight β", style=style, layout=wide)
         self.gamma = widgets.FloatSlider(value=base.gamma, min=0.5, max=0.99, step=0.01, description="discount γ",
                                          style=style, layout=wide)
@@ -238,6 +251,9 @@ class TrainingDashboard:
         from ..presets import AA_FAMILY
 
         self.beta.disabled = change["new"] not in AA_FAMILY  # naive / PPO have no shaping term
+        new_beta = self.preset_betas.get(change["new"])
+        if new_beta is not None and self.preset_betas.get(change.get("old")) != new_beta:
+            self.beta.value = new_beta  # rules on different beta scales (aa 3 vs aa_factored 11 in Negotiation)
 
     @property
     def running(self) -> bool:

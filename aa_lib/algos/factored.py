@@ -1,0 +1,77 @@
+"""Item-factored Advantage Alignment: credit each action dimension with its own part of the reward.
+
+In the Negotiation Game the reward is a sum over items, ``r_t = sum_i r_{t,i}``, and the
+policy a product over items, ``pi(a_t | h_t) = prod_i pi_i(a_{t,i} | h_t)``. Eq. 8 multiplies
+the log-probability of *all three* proposals by the co-player's whole advantage ``A^2_t``, so
+the credit for being generous on one item is drowned in the noise of the other two and of
+later rounds; at classroom scale that rule learns Always Defect (``experiments/results/NOTES.md``).
+Weighting each item's log-probability by that item's rewards gives, for dimension ``i``,
+
+    w_{t,i} = A^1_t - sum_{j != i} c^1_{t,j}                         (policy gradient)
+              + beta * (sum_{k<t} gamma_AA^(t-k) c^1_k) * sum_{j} c^j_{t,i}   (eq. 8, factored)
+
+with ``c^p_{t,i}`` player ``p``'s reward on item ``i`` in round ``t``, centred over the
+batch of games at each step, ``c^1_k = sum_i c^1_{k,i}``, and the last sum over co-players
+``j`` (eq. 66). The first line is the policy gradient with a state-dependent baseline: given
+the history, the other items' rewards of round ``t`` do not depend on the proposal for item
+``i``, so subtracting them leaves its expectation unchanged. The second line is eq. 8's
+shaping term with the past *rewards* of the agent in place of its past advantages (at this
+scale a critic's advantages of past rounds are noisier than the centred rewards) and with
+the co-player's advantage restricted to its immediate reward on item ``i``: the effect of
+today's proposal on the co-player's *later* rounds is left out of the AA term (it is still
+in ``A^1_t``).
+
+The surrogate is REINFORCE on per-item log-densities; ``squashed_entropy`` (default here)
+puts the entropy bonus on the proposals themselves. Trains on games that define
+``env.reward_parts`` (Negotiation). Measured in ``experiments/results/NOTES.md`` (sessions 6-7).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+
+from ..advantages import past_advantage_sum
+from .base import LearnerBatch, PolicyGradientAlgorithm
+
+__all__ = ["FactoredAdvantageAlignment"]
+
+
+@dataclass
+class FactoredAdvantageAlignment(PolicyGradientAlgorithm):
+    """Advantage Alignment with per-item credit (module docstring); weights ``[N, T, d]``."""
+
+    name = "aa_factored"
+    #: Advantage Alignment weight beta.
+    beta: float = 11.0
+    #: Discount ``gamma_AA`` of the agent's past rewards in the AA term.
+    aa_gamma: Optional[float] = 0.9
+    squashed_entropy: bool = True
+    needs_reward_parts: bool = field(default=True, init=False)
+
+    def __post_init__(self):
+        if self.clip is not None or self.n_epochs != 1:
+            raise ValueError("aa_factored is a REINFORCE rule (one update per batch): leave clip=None, n_epochs=1")
+        if self.aa_gamma is None or not 0.0 <= float(self.aa_gamma) <= 1.0:
+            raise ValueError(f"aa_gamma must lie in [0, 1], got {self.aa_gamma!r}")
+
+    def weights(self, batch: LearnerBatch) -> torch.Tensor:
+        if batch.reward_parts is None or batch.other_reward_parts is None or batch.rewards is None:
+            raise ValueError("aa_factored needs the batch's rewards and reward parts (the trainer fills them "
+                             "for games with env.reward_parts)")
+        own = batch.reward_parts  # [N, T, d], centred
+        policy_gradient = batch.advantages[..., None] - (own.sum(-1, keepdim=True) - own)  # [N, T, d]
+        past = past_advantage_sum(batch.rewards, float(self.aa_gamma))  # [N, T]: sum_{k<t} g^(t-k) c^1_k
+        return policy_gradient + self.beta * past[..., None] * batch.other_reward_parts.sum(0)
+
+    def log_probs(self, dist, actions: torch.Tensor) -> torch.Tensor:
+        """Per-dimension log-densities ``[N, T, d]``."""
+        if not hasattr(dist, "item_log_prob"):
+            raise ValueError(f"aa_factored needs a policy over several action dimensions (squashed Gaussian), "
+                             f"got {type(dist).__name__}")
+        return dist.item_log_prob(actions)
+
+    def surrogate(self, log_probs: torch.Tensor, old_log_probs: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """REINFORCE summed over dimensions: ``sum_i w_{t,i} log pi_i`` ``[N, T]``."""
+        return (w * log_probs).sum(-1)
