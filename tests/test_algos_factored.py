@@ -119,6 +119,12 @@ def test_options_are_checked():
         FactoredAdvantageAlignment(clip=0.2)
     with pytest.raises(ValueError, match="aa_gamma"):
         make_algorithm("aa_factored", aa_gamma=1.5)
+    with pytest.raises(ValueError, match="aa_gamma must be a finite number"):
+        make_algorithm("aa_factored", aa_gamma="abc")
+    with pytest.raises(ValueError, match="beta must be a finite number"):
+        make_algorithm("aa_factored", beta=float("nan"))
+    with pytest.raises(ValueError, match="does not share rewards"):
+        make_algorithm("aa_factored", reward_sharing=True)
     with pytest.raises(ValueError, match="reward parts"):
         FactoredAdvantageAlignment().weights(replace(_batch()[0], reward_parts=None))
 

@@ -12,10 +12,10 @@ Weighting each item's log-probability by that item's rewards gives, for dimensio
 
 with ``c^p_{t,i}`` player ``p``'s reward on item ``i`` in round ``t``, centred over the
 batch of games at each step, ``c^1_k = sum_i c^1_{k,i}``, and the last sum over co-players
-``j`` (eq. 66). The first line is the policy gradient with a state-dependent baseline: given
+(eq. 66). The first line is the policy gradient with a state-dependent baseline: given
 the history, the other items' rewards of round ``t`` do not depend on the proposal for item
 ``i``, so subtracting them leaves its expectation unchanged. The second line is eq. 8's
-shaping term with the past *rewards* of the agent in place of its past advantages (at this
+shaping term without its ``gamma^(t+1)`` prefactor (so beta is not on the scale of ``aa``'s), with the past *rewards* of the agent in place of its past advantages (at this
 scale a critic's advantages of past rounds are noisier than the centred rewards) and with
 the co-player's advantage restricted to its immediate reward on item ``i``: the effect of
 today's proposal on the co-player's *later* rounds is left out of the AA term (it is still
@@ -27,8 +27,8 @@ puts the entropy bonus on the proposals themselves. Trains on games that define
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import torch
 
@@ -46,14 +46,20 @@ class FactoredAdvantageAlignment(PolicyGradientAlgorithm):
     #: Advantage Alignment weight beta.
     beta: float = 11.0
     #: Discount ``gamma_AA`` of the agent's past rewards in the AA term.
-    aa_gamma: Optional[float] = 0.9
+    aa_gamma: float = 0.9
     squashed_entropy: bool = True
     needs_reward_parts: bool = field(default=True, init=False)
 
     def __post_init__(self):
         if self.clip is not None or self.n_epochs != 1:
             raise ValueError("aa_factored is a REINFORCE rule (one update per batch): leave clip=None, n_epochs=1")
-        if self.aa_gamma is None or not 0.0 <= float(self.aa_gamma) <= 1.0:
+        if self.reward_sharing:
+            raise ValueError("aa_factored does not share rewards (its reward parts are each player's own)")
+        for name in ("beta", "aa_gamma"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if not 0.0 <= self.aa_gamma <= 1.0:
             raise ValueError(f"aa_gamma must lie in [0, 1], got {self.aa_gamma!r}")
 
     def weights(self, batch: LearnerBatch) -> torch.Tensor:

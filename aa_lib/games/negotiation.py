@@ -123,7 +123,8 @@ class NegotiationGame(BatchedEnv):
             raise ValueError(f"need observations [2, ..., 15] and proposals [2, ..., 3], got "
                              f"{tuple(obs.shape)} and {tuple(env_actions.shape)}")
         values = obs[..., OBS_LAYOUT["own_values"]] * self.high_value
-        return self.received(env_actions, values) / self.reward_scale
+        proposals = env_actions.clamp(self.action_low, self.action_high)  # as step() clips within tolerance
+        return self.received(proposals, values) / self.reward_scale
 
     def _step(self, proposals: torch.Tensor) -> StepResult:
         values = self.values
