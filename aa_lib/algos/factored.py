@@ -15,8 +15,9 @@ batch of games at each step, ``c^1_k = sum_i c^1_{k,i}``, and the last sum over 
 (eq. 66). The first line is the policy gradient with a state-dependent baseline: given
 the history, the other items' rewards of round ``t`` do not depend on the proposal for item
 ``i``, so subtracting them leaves its expectation unchanged. The second line is eq. 8's
-shaping term without its ``gamma^(t+1)`` prefactor (so beta is not on the scale of ``aa``'s), with the past *rewards* of the agent in place of its past advantages (at this
-scale a critic's advantages of past rounds are noisier than the centred rewards) and with
+shaping term without its ``gamma^(t+1)`` prefactor (so beta is not on the scale of ``aa``'s),
+with the past *rewards* of the agent in place of its past advantages (at this scale a
+critic's advantages of past rounds are noisier than the centred rewards) and with
 the co-player's advantage restricted to its immediate reward on item ``i``: the effect of
 today's proposal on the co-player's *later* rounds is left out of the AA term (it is still
 in ``A^1_t``).
