@@ -16,6 +16,7 @@ import ast
 import json
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -45,6 +46,17 @@ def _overrides(pairs) -> dict:
     return out
 
 
+@contextmanager
+def _settings_errors(command: str):
+    """Report a ValueError/TypeError raised while *setting up* a command (bad game, rule or
+    option) as ``aa <command>: error: ...`` without a traceback. Errors raised later, during
+    training or evaluation, keep their traceback."""
+    try:
+        yield
+    except (ValueError, TypeError) as err:
+        raise SystemExit(f"aa {command}: error: {err}") from None
+
+
 def cmd_train(args) -> int:
     from .presets import preset
     from .training import CheckpointCallback, MetricLogger, ProgressBar, Trainer
@@ -56,19 +68,20 @@ def cmd_train(args) -> int:
                  CheckpointCallback(checkpoint, every=args.checkpoint_every, best_path=run_dir / "best.pt")]
     if not args.quiet:
         callbacks.append(ProgressBar(every=5))
-    if args.resume and checkpoint.exists():
-        trainer = Trainer.from_checkpoint(checkpoint, callbacks, device=args.device)
-        if args.iterations is not None:
-            trainer.config = replace(trainer.config, iterations=args.iterations)
-        print(f"resumed {checkpoint} at iteration {trainer.iteration}")
-    else:
-        overrides = _overrides(args.set)
-        for name in ("iterations", "batch_size", "seed", "device"):
-            value = getattr(args, name)
-            if value is not None:
-                overrides[name] = value
-        config = preset(args.game, args.algo, args.preset, **overrides)
-        trainer = Trainer(config, callbacks)
+    with _settings_errors("train"):
+        if args.resume and checkpoint.exists():
+            trainer = Trainer.from_checkpoint(checkpoint, callbacks, device=args.device)
+            if args.iterations is not None:
+                trainer.config = replace(trainer.config, iterations=args.iterations)
+            print(f"resumed {checkpoint} at iteration {trainer.iteration}")
+        else:
+            overrides = _overrides(args.set)
+            for name in ("iterations", "batch_size", "seed", "device"):
+                value = getattr(args, name)
+                if value is not None:
+                    overrides[name] = value
+            config = preset(args.game, args.algo, args.preset, **overrides)
+            trainer = Trainer(config, callbacks)
     (run_dir / "config.json").write_text(json.dumps(trainer.config.to_dict(), indent=2))
     if args.threads:
         import torch
@@ -112,9 +125,11 @@ def cmd_league(args) -> int:
     from .evaluation import run_league
     from .training.envs import make_env
 
-    options = json.loads(args.game_options) if args.game_options else {}
-    env = make_env(args.game, device=args.device, **options)
-    result = run_league(env, _load_agents(args, env), args.batch_size, args.episodes, args.seed)
+    with _settings_errors("league"):
+        options = json.loads(args.game_options) if args.game_options else {}
+        env = make_env(args.game, device=args.device, **options)
+        agents = _load_agents(args, env)
+    result = run_league(env, agents, args.batch_size, args.episodes, args.seed)
     print(result.to_text())
     if args.out:
         out = Path(args.out)
@@ -136,11 +151,12 @@ def cmd_probe(args) -> int:
     from .training.checkpoint import load_checkpoint
     from .training.envs import make_env
 
-    config = load_checkpoint(args.checkpoint)["config"]
-    if config["game"] != "ipd":
-        raise SystemExit(f"aa probe needs an IPD checkpoint, got game {config['game']!r}")
-    env = make_env("ipd", device=args.device, **config["game_options"])
-    policy = load_policy(args.checkpoint, device=args.device)
+    with _settings_errors("probe"):
+        config = load_checkpoint(args.checkpoint)["config"]
+        if config["game"] != "ipd":
+            raise SystemExit(f"aa probe needs an IPD checkpoint, got game {config['game']!r}")
+        env = make_env("ipd", device=args.device, **config["game_options"])
+        policy = load_policy(args.checkpoint, device=args.device)
     gen = torch.Generator(device=args.device).manual_seed(args.seed)
     probe = cooperation_probe(policy, env, args.opponent, args.batch_size, gen)
     result = {"p_cooperate": probe.probabilities, "visits": probe.counts,
@@ -198,10 +214,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "device", None) is None and args.command == "train":
         args.device = None
-    try:
-        return args.func(args)
-    except (ValueError, TypeError) as err:  # bad settings: say what is wrong, without a traceback
-        raise SystemExit(f"aa {args.command}: error: {err}") from None
+    return args.func(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -132,9 +132,8 @@ def test_options_are_checked():
 def test_trainer_refuses_a_game_without_reward_parts():
     with pytest.raises(ValueError, match="split over action dimensions"):
         Trainer(replace(preset("ipd", "aa"), algo="aa_factored", algo_options={}))
-    with pytest.raises(ValueError, match="continuous"):  # squashed entropy on discrete actions
-        t = Trainer(replace(preset("ipd", "naive", iterations=1, batch_size=8), algo_options={"squashed_entropy": True}))
-        t.train()
+    with pytest.raises(ValueError, match="squashed_entropy needs continuous.*'ipd' has discrete"):
+        Trainer(replace(preset("ipd", "naive", iterations=1, batch_size=8), algo_options={"squashed_entropy": True}))
 
 
 def test_trainer_fills_centred_parts_per_seat():
@@ -149,6 +148,39 @@ def test_trainer_fills_centred_parts_per_seat():
     torch.testing.assert_close(batch.other_reward_parts[0, :B], est.reward_parts[1])  # seat 0's co-player
     torch.testing.assert_close(batch.other_reward_parts[0, B:], est.reward_parts[0])
     torch.testing.assert_close(batch.rewards[B:], traj.rewards[1] - traj.rewards[1].mean(0))
+
+
+def test_centring_stays_inside_each_chunk_of_a_replay_batch():
+    """With replayed agents, a seat's rewards are centred over the games of one agent only: the
+    learner's centred rewards in the current-agent chunk and in each replay chunk have mean 0,
+    whatever the replayed agents earn."""
+    from aa_lib.training.trainer import centre_within_chunks
+
+    trainer = Trainer(_config(replay_capacity=4, replay_push_every=1, current_agent_fraction=0.5, replay_groups=2))
+    trainer.train(2)  # two agents in the buffer
+    with torch.no_grad():  # make the past agents clearly different: bid everything
+        for spare in trainer._spares.values():
+            for p in spare.parameters():
+                p.add_(torch.randn_like(p))
+    chunks, traj, mask = trainer.collect()
+    sizes = [c.size for c in chunks]
+    assert sizes == [16, 8, 8] and not mask[1, 16:].any()
+    est = trainer.estimate(traj, chunk_sizes=sizes)
+    parts = trainer.env.reward_parts(traj.obs, traj.env_actions)
+    for start, end in ((0, 16), (16, 24), (24, 32)):
+        for seat in range(2):
+            torch.testing.assert_close(est.centred_rewards[seat, start:end].mean(0), torch.zeros(6))
+            torch.testing.assert_close(est.reward_parts[seat, start:end],
+                                       parts[seat, start:end] - parts[seat, start:end].mean(0))
+    whole = traj.rewards - traj.rewards.mean(1, keepdim=True)
+    assert (est.centred_rewards[0] - whole[0]).abs().max() > 1e-3  # replayed co-players shift seat 0's chunk means
+    batch = trainer.learner_batch(traj, est, trainer._rows(0, mask))
+    assert batch.rewards.shape[0] == 32 + 16  # seat 0 in every game, seat 1 in the current chunk
+    torch.testing.assert_close(batch.rewards[:32], est.centred_rewards[0])
+    torch.testing.assert_close(batch.rewards[32:], est.centred_rewards[1, :16])
+    torch.testing.assert_close(batch.other_reward_parts[0, :32], est.reward_parts[1])  # incl. replayed co-players
+    with pytest.raises(ValueError, match="do not add up"):
+        centre_within_chunks(traj.rewards, [16, 8])
 
 
 def test_resume_is_bit_for_bit(tmp_path):

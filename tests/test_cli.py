@@ -43,3 +43,17 @@ def test_bad_arguments_fail_clearly(tmp_path):
         main(["train", "ipd", "--run-dir", str(tmp_path), "--set", "bogus=1"])
     with pytest.raises(SystemExit, match="aa train: error: aa_factored needs a game whose reward is split"):
         main(["train", "ipd", "--algo", "aa_factored", "--run-dir", str(tmp_path / "f"), "--iterations", "1"])
+
+
+def test_only_setup_errors_become_one_line_messages(tmp_path, monkeypatch):
+    with pytest.raises(SystemExit, match="aa league: error: .*episode_len"):
+        main(["league", "ipd", "--scripted", "AD", "--game-options", '{"episode_len": 4}'])
+    with pytest.raises(SystemExit, match="aa league: error: Expecting"):  # malformed JSON
+        main(["league", "ipd", "--scripted", "AD", "--game-options", "{episode_length: 4}"])
+
+    def broken_train(self, iterations=None):
+        raise ValueError("a bug during training")
+
+    monkeypatch.setattr("aa_lib.training.Trainer.train", broken_train)
+    with pytest.raises(ValueError, match="a bug during training"):  # keeps its traceback
+        main(["train", "ipd", "--algo", "naive", "--run-dir", str(tmp_path), "--iterations", "1", "--quiet"])

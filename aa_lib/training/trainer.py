@@ -82,6 +82,20 @@ class _Chunk:
     size: int
 
 
+def centre_within_chunks(x: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
+    """Subtract from ``x [P, B, ...]`` its mean over the games (dim 1) of each chunk.
+
+    The games of a batch come in chunks (:meth:`Trainer._plan`): in one chunk every seat is
+    played by one agent, the current learner or one replayed past agent. Centring per chunk
+    and seat keeps each mean over games of a single agent, so a learner's centred rewards carry
+    no offset from the replayed agents' rewards.
+    """
+    if sum(sizes) != x.shape[1]:
+        raise ValueError(f"chunk sizes {list(sizes)} do not add up to the {x.shape[1]} games of the batch")
+    pieces = torch.split(x, list(sizes), dim=1)
+    return torch.cat([p - p.mean(1, keepdim=True) for p in pieces], dim=1)
+
+
 @dataclass
 class SeatEstimates:
     """Critic estimates of every seat, each ``[P, B, T]`` (``q`` is ``[P, B, T, n]`` or None)."""
@@ -97,7 +111,8 @@ class SeatEstimates:
     #: advantage plus the value (centring would shift it by the batch mean); None unless LOQA.
     taken_q: Optional[torch.Tensor] = None
     #: ``[P, B, T]`` rewards and ``[P, B, T, d]`` reward parts (``env.reward_parts``), each centred
-    #: over the games at every step; None unless the rule needs them (item-factored AA).
+    #: at every step over the games of one chunk (see :func:`centre_within_chunks`); None unless
+    #: the rule needs them (item-factored AA).
     centred_rewards: Optional[torch.Tensor] = None
     reward_parts: Optional[torch.Tensor] = None
 
@@ -123,6 +138,9 @@ class Trainer:
                 getattr(type(self.env), "reward_parts", None) in (None, BatchedEnv.reward_parts):
             raise ValueError(f"{config.algo} needs a game whose reward is split over action dimensions "
                              f"(env.reward_parts, e.g. negotiation); {config.game!r} has none")
+        if getattr(self.algo, "squashed_entropy", False) and self.env.action_kind != "continuous":
+            raise ValueError(f"squashed_entropy needs continuous (squashed Gaussian) actions; {config.game!r} "
+                             f"has {self.env.action_kind} actions")
         self.callbacks = list(callbacks)
         n_learners = 1 if config.self_play else self.env.n_players
         with torch.random.fork_rng(devices=[]):
@@ -191,11 +209,15 @@ class Trainer:
         return torch.arange(horizon + 1, device=self.device, dtype=torch.float32) / self.env.episode_length
 
     @torch.no_grad()
-    def estimate(self, traj: Trajectory, shaping_gae_lambda: Optional[float] = None) -> SeatEstimates:
+    def estimate(self, traj: Trajectory, shaping_gae_lambda: Optional[float] = None,
+                 chunk_sizes: Optional[Sequence[int]] = None) -> SeatEstimates:
         """Advantages (GAE, online critic), critic targets (lambda-returns of the EMA target)
         and, for LOQA, Q-values, for every seat ``[P, B, T]``.
 
         ``shaping_gae_lambda`` overrides ``config.shaping_gae_lambda`` for this call (None: the config's).
+        ``chunk_sizes`` (the sizes of the planned chunks, summing to ``B``) keeps the centring of
+        rewards and reward parts inside each chunk, so a learner's rewards are never centred
+        together with a replayed agent's in the same seat (None: one chunk).
         """
         cfg, T = self.config, traj.horizon
         if traj.dones[:, :-1].any():
@@ -230,10 +252,10 @@ class Trainer:
             out["q"].append(q[:, :T] if q is not None else None)
         q_all = torch.stack(out["q"]) if out["q"][0] is not None else None
         centred_rewards = parts = None
-        if getattr(self.algo, "needs_reward_parts", False):  # [P, B, T] and [P, B, T, d], centred over the games
-            parts = self.env.reward_parts(traj.obs, traj.env_actions)
-            parts = parts - parts.mean(1, keepdim=True)
-            centred_rewards = traj.rewards - traj.rewards.mean(1, keepdim=True)
+        if getattr(self.algo, "needs_reward_parts", False):  # [P, B, T] and [P, B, T, d]
+            sizes = [traj.batch_size] if chunk_sizes is None else list(chunk_sizes)
+            parts = centre_within_chunks(self.env.reward_parts(traj.obs, traj.env_actions), sizes)
+            centred_rewards = centre_within_chunks(traj.rewards, sizes)
         return SeatEstimates(torch.stack(out["adv"]), torch.stack(out["ret"]), torch.stack(out["val"]), q_all,
                              torch.stack(out["shaping"]) if separate else None,
                              torch.stack(out["taken_q"]) if out["taken_q"] else None, centred_rewards, parts)
@@ -361,7 +383,7 @@ class Trainer:
         chunks, traj, learner_mask = self.collect()
         bounds = torch.tensor([0] + [c.size for c in chunks]).cumsum(0).tolist()
         parts = [traj.games(s, e) for s, e in zip(bounds[:-1], bounds[1:])]
-        est = self.estimate(traj)
+        est = self.estimate(traj, chunk_sizes=[c.size for c in chunks])
         metrics: Dict[str, float] = {"iteration": self.iteration}
         for li, learner in enumerate(self.learners):
             rows = self._rows(li, learner_mask)
