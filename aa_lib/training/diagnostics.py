@@ -116,12 +116,12 @@ def shaping_gradient_alignment(trainer, estimators: Sequence[str] = ESTIMATORS,
 def _batch_gradients(trainer, estimators) -> Dict[str, tuple]:
     """``{estimator: (g_pg, g_sh, mean |shaping|)}`` on one fresh batch."""
     algo, cfg = trainer.algo, trainer.config
-    _, traj, learner_mask = trainer.collect()
+    chunks, traj, learner_mask = trainer.collect()
     rows = trainer._rows(0, learner_mask)
     policy = trainer.learners[0].policy
     out = {}
     for name in estimators:
-        est = trainer.estimate(traj, 0.0 if name == "td" else cfg.gae_lambda)
+        est = trainer.estimate(traj, 0.0 if name == "td" else cfg.gae_lambda, [c.size for c in chunks])
         batch = trainer.learner_batch(traj, est, rows)
         if name == "reward":  # past own advantages: immediate rewards centred over the batch at each step
             rewards = traj.rewards - traj.rewards.mean(1, keepdim=True)  # [P, B, T]
