@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import pickle
 import sys
 import time
 from contextlib import contextmanager
@@ -48,13 +49,24 @@ def _overrides(pairs) -> dict:
 
 @contextmanager
 def _settings_errors(command: str):
-    """Report a ValueError/TypeError raised while *setting up* a command (bad game, rule or
+    """Report a ValueError/TypeError/OSError raised while *setting up* a command (bad game, rule or
     option) as ``aa <command>: error: ...`` without a traceback. Errors raised later, during
     training or evaluation, keep their traceback."""
     try:
         yield
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, OSError, pickle.UnpicklingError) as err:  # OSError: e.g. a missing checkpoint
         raise SystemExit(f"aa {command}: error: {err}") from None
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (batch sizes, episodes, threads, checkpoint period)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def cmd_train(args) -> int:
@@ -177,14 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--algo", default="aa", choices=sorted(ALGORITHMS))
     train.add_argument("--preset", default="classroom", choices=["paper", "classroom"])
     train.add_argument("--iterations", type=int)
-    train.add_argument("--batch-size", type=int, dest="batch_size")
+    train.add_argument("--batch-size", type=_positive_int, dest="batch_size")
     train.add_argument("--seed", type=int)
     train.add_argument("--device", default=None, help="cpu (default) or cuda")
     train.add_argument("--run-dir", help="output folder (default runs/<game>_<algo>_<preset>_s<seed>)")
     train.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override TrainConfig fields")
-    train.add_argument("--checkpoint-every", type=int, default=50)
+    train.add_argument("--checkpoint-every", type=_positive_int, default=50)
     train.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
-    train.add_argument("--threads", type=int, help="torch CPU threads")
+    train.add_argument("--threads", type=_positive_int, help="torch CPU threads")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
@@ -193,8 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     league.add_argument("--agent", nargs="*", metavar="NAME=CKPT[,CKPT...]", help="learned agents (one per seed)")
     league.add_argument("--scripted", nargs="*", metavar="NAME", help="scripted agents, e.g. AC AD TFT Random")
     league.add_argument("--game-options", help='JSON, e.g. \'{"episode_length": 16}\'')
-    league.add_argument("--batch-size", type=int, default=256)
-    league.add_argument("--episodes", type=int, default=1)
+    league.add_argument("--batch-size", type=_positive_int, default=256)
+    league.add_argument("--episodes", type=_positive_int, default=1)
     league.add_argument("--seed", type=int, default=0)
     league.add_argument("--device", default="cpu")
     league.add_argument("--out", help="folder for league.json and league.png")
@@ -203,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe = sub.add_parser("probe", help="P(cooperate | previous joint action) of an IPD policy")
     probe.add_argument("checkpoint")
     probe.add_argument("--opponent", default="self", choices=["self", "random"])
-    probe.add_argument("--batch-size", type=int, default=1024)
+    probe.add_argument("--batch-size", type=_positive_int, default=1024)
     probe.add_argument("--seed", type=int, default=0)
     probe.add_argument("--device", default="cpu")
     probe.set_defaults(func=cmd_probe)

@@ -150,37 +150,55 @@ def test_trainer_fills_centred_parts_per_seat():
     torch.testing.assert_close(batch.rewards[B:], traj.rewards[1] - traj.rewards[1].mean(0))
 
 
-def test_centring_stays_inside_each_chunk_of_a_replay_batch():
-    """With replayed agents, a seat's rewards are centred over the games of one agent only: the
-    learner's centred rewards in the current-agent chunk and in each replay chunk have mean 0,
-    whatever the replayed agents earn."""
-    from aa_lib.training.trainer import centre_within_chunks
+def test_centring_keeps_the_learner_apart_from_replayed_agents():
+    """With replayed agents in the batch, each seat's rewards and reward parts are centred over
+    the learner's games in that seat and, apart, over the replayed agents' games: the learner's
+    centred rewards have mean 0 over its own games whatever the replayed agents earn."""
+    from aa_lib.training.trainer import centre_per_seat
 
     trainer = Trainer(_config(replay_capacity=4, replay_push_every=1, current_agent_fraction=0.5, replay_groups=2))
     trainer.train(2)  # two agents in the buffer
-    with torch.no_grad():  # make the past agents clearly different: bid everything
-        for spare in trainer._spares.values():
-            for p in spare.parameters():
-                p.add_(torch.randn_like(p))
+    for snapshot in trainer.buffer.snapshots:  # make the past agents clearly different bidders
+        for key, value in snapshot.items():
+            if value.is_floating_point():
+                value.add_(2.0 * torch.randn(value.shape, generator=torch.Generator().manual_seed(len(key))))
     chunks, traj, mask = trainer.collect()
-    sizes = [c.size for c in chunks]
-    assert sizes == [16, 8, 8] and not mask[1, 16:].any()
-    est = trainer.estimate(traj, chunk_sizes=sizes)
+    assert [c.size for c in chunks] == [16, 8, 8] and mask[0].all() and not mask[1, 16:].any()
+    est = trainer.estimate(traj, learner_mask=mask)
     parts = trainer.env.reward_parts(traj.obs, traj.env_actions)
-    for start, end in ((0, 16), (16, 24), (24, 32)):
-        for seat in range(2):
-            torch.testing.assert_close(est.centred_rewards[seat, start:end].mean(0), torch.zeros(6))
-            torch.testing.assert_close(est.reward_parts[seat, start:end],
-                                       parts[seat, start:end] - parts[seat, start:end].mean(0))
+    for seat in range(2):
+        for rows in (mask[seat], ~mask[seat]):
+            if rows.any():
+                torch.testing.assert_close(est.centred_rewards[seat, rows].mean(0), torch.zeros(6))
+                torch.testing.assert_close(est.reward_parts[seat, rows], parts[seat, rows] - parts[seat, rows].mean(0))
     whole = traj.rewards - traj.rewards.mean(1, keepdim=True)
-    assert (est.centred_rewards[0] - whole[0]).abs().max() > 1e-3  # replayed co-players shift seat 0's chunk means
+    # seat 1 holds the learner in games 0-15 and replayed agents in 16-31, who bid differently
+    assert (traj.rewards[1, :16].mean() - traj.rewards[1, 16:].mean()).abs() > 0.02
+    assert (est.centred_rewards[1, :16] - whole[1, :16]).abs().max() > 0.01
+    torch.testing.assert_close(est.centred_rewards[0], whole[0])  # seat 0: the learner in every game
     batch = trainer.learner_batch(traj, est, trainer._rows(0, mask))
     assert batch.rewards.shape[0] == 32 + 16  # seat 0 in every game, seat 1 in the current chunk
-    torch.testing.assert_close(batch.rewards[:32], est.centred_rewards[0])
     torch.testing.assert_close(batch.rewards[32:], est.centred_rewards[1, :16])
     torch.testing.assert_close(batch.other_reward_parts[0, :32], est.reward_parts[1])  # incl. replayed co-players
-    with pytest.raises(ValueError, match="do not add up"):
-        centre_within_chunks(traj.rewards, [16, 8])
+    torch.testing.assert_close(centre_per_seat(traj.rewards), whole)
+    with pytest.raises(ValueError, match="learner_mask has shape"):
+        centre_per_seat(traj.rewards, mask[:, :8])
+
+
+def test_step_centres_with_the_learner_mask(monkeypatch):
+    """Trainer.step hands the collected learner mask to estimate (the centring above)."""
+    trainer = Trainer(_config(replay_capacity=4, replay_push_every=1, current_agent_fraction=0.5))
+    trainer.train(1)
+    seen = []
+    original = Trainer.estimate
+
+    def spy(self, traj, shaping_gae_lambda=None, learner_mask=None):
+        seen.append(learner_mask)
+        return original(self, traj, shaping_gae_lambda, learner_mask)
+
+    monkeypatch.setattr(Trainer, "estimate", spy)
+    trainer.step()
+    assert len(seen) == 1 and seen[0] is not None and not seen[0][1].all() and seen[0][0].all()
 
 
 def test_resume_is_bit_for_bit(tmp_path):

@@ -57,3 +57,20 @@ def test_only_setup_errors_become_one_line_messages(tmp_path, monkeypatch):
     monkeypatch.setattr("aa_lib.training.Trainer.train", broken_train)
     with pytest.raises(ValueError, match="a bug during training"):  # keeps its traceback
         main(["train", "ipd", "--algo", "naive", "--run-dir", str(tmp_path), "--iterations", "1", "--quiet"])
+
+
+def test_missing_or_broken_files_and_bad_counts_fail_clearly(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="aa probe: error: no checkpoint at"):
+        main(["probe", str(tmp_path / "missing.pt")])
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit, match="aa league: error:"):
+        main(["league", "ipd", "--agent", f"x={garbage}"])
+    for argv in (["league", "ipd", "--scripted", "AD", "--batch-size", "0"],
+                 ["league", "ipd", "--scripted", "AD", "--episodes", "-1"],
+                 ["probe", str(garbage), "--batch-size", "0"],
+                 ["train", "ipd", "--threads", "0"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2  # argparse's usage error
+        assert "expected a positive integer" in capsys.readouterr().err

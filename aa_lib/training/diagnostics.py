@@ -31,6 +31,7 @@ from typing import Dict, Sequence
 import torch
 
 from ..advantages import shaping_term
+from .trainer import centre_per_seat
 
 __all__ = ["ESTIMATORS", "shaping_gradient_alignment", "warm_up_critic"]
 
@@ -116,15 +117,15 @@ def shaping_gradient_alignment(trainer, estimators: Sequence[str] = ESTIMATORS,
 def _batch_gradients(trainer, estimators) -> Dict[str, tuple]:
     """``{estimator: (g_pg, g_sh, mean |shaping|)}`` on one fresh batch."""
     algo, cfg = trainer.algo, trainer.config
-    chunks, traj, learner_mask = trainer.collect()
+    _, traj, learner_mask = trainer.collect()
     rows = trainer._rows(0, learner_mask)
     policy = trainer.learners[0].policy
     out = {}
     for name in estimators:
-        est = trainer.estimate(traj, 0.0 if name == "td" else cfg.gae_lambda, [c.size for c in chunks])
+        est = trainer.estimate(traj, 0.0 if name == "td" else cfg.gae_lambda, learner_mask)
         batch = trainer.learner_batch(traj, est, rows)
         if name == "reward":  # past own advantages: immediate rewards centred over the batch at each step
-            rewards = traj.rewards - traj.rewards.mean(1, keepdim=True)  # [P, B, T]
+            rewards = centre_per_seat(traj.rewards, learner_mask)  # [P, B, T]
             batch.shaping_advantages = torch.cat([rewards[s][idx] for s, idx in rows])
         own = batch.advantages if batch.shaping_advantages is None else batch.shaping_advantages
         shaping = shaping_term(own, batch.other_advantages, batch.gamma, **algo.shaping_options(batch))

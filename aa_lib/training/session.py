@@ -154,8 +154,8 @@ class ScriptedOpponentTrainer(Trainer):
             return self.opponent_critics[seat - self.first_opponent_seat]
         return super()._seat_learner(seat)
 
-    def estimate(self, traj, shaping_gae_lambda=None, chunk_sizes=None):
-        est = super().estimate(traj, shaping_gae_lambda, chunk_sizes)
+    def estimate(self, traj, shaping_gae_lambda=None, learner_mask=None):
+        est = super().estimate(traj, shaping_gae_lambda, learner_mask)
         if self._last_batch is None:
             self._last_batch = (traj, est)
         return est

@@ -82,18 +82,26 @@ class _Chunk:
     size: int
 
 
-def centre_within_chunks(x: torch.Tensor, sizes: Sequence[int]) -> torch.Tensor:
-    """Subtract from ``x [P, B, ...]`` its mean over the games (dim 1) of each chunk.
+def centre_per_seat(x: torch.Tensor, learner_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Subtract from ``x [P, B, ...]`` its mean over the games (dim 1) at every seat, taken
+    separately over the games where a learner of the trainer sits in that seat and over those
+    where another agent (a replayed past agent, a scripted one) does.
 
-    The games of a batch come in chunks (:meth:`Trainer._plan`): in one chunk every seat is
-    played by one agent, the current learner or one replayed past agent. Centring per chunk
-    and seat keeps each mean over games of a single agent, so a learner's centred rewards carry
-    no offset from the replayed agents' rewards.
+    ``learner_mask [P, B]`` is True where a learner plays (None: everywhere). The learner's
+    values are thus centred over all of *its* games in that seat (against every co-player, as
+    its critic's baseline is), and never together with a replayed agent's values.
     """
-    if sum(sizes) != x.shape[1]:
-        raise ValueError(f"chunk sizes {list(sizes)} do not add up to the {x.shape[1]} games of the batch")
-    pieces = torch.split(x, list(sizes), dim=1)
-    return torch.cat([p - p.mean(1, keepdim=True) for p in pieces], dim=1)
+    if learner_mask is None:
+        return x - x.mean(1, keepdim=True)
+    if learner_mask.shape != x.shape[:2]:
+        raise ValueError(f"learner_mask has shape {tuple(learner_mask.shape)}, expected {tuple(x.shape[:2])}")
+    mask = learner_mask.reshape(*learner_mask.shape, *([1] * (x.dim() - 2))).to(x.dtype)  # [P, B, 1...]
+    out = torch.zeros_like(x)
+    for m in (mask, 1.0 - mask):
+        count = m.sum(1, keepdim=True)
+        mean = (x * m).sum(1, keepdim=True) / count.clamp_min(1.0)
+        out = out + m * (x - mean)
+    return out
 
 
 @dataclass
@@ -111,8 +119,8 @@ class SeatEstimates:
     #: advantage plus the value (centring would shift it by the batch mean); None unless LOQA.
     taken_q: Optional[torch.Tensor] = None
     #: ``[P, B, T]`` rewards and ``[P, B, T, d]`` reward parts (``env.reward_parts``), each centred
-    #: at every step over the games of one chunk (see :func:`centre_within_chunks`); None unless
-    #: the rule needs them (item-factored AA).
+    #: at every step over the learner's games in that seat, apart from the other agents' games
+    #: (see :func:`centre_per_seat`); None unless the rule needs them (item-factored AA).
     centred_rewards: Optional[torch.Tensor] = None
     reward_parts: Optional[torch.Tensor] = None
 
@@ -210,14 +218,14 @@ class Trainer:
 
     @torch.no_grad()
     def estimate(self, traj: Trajectory, shaping_gae_lambda: Optional[float] = None,
-                 chunk_sizes: Optional[Sequence[int]] = None) -> SeatEstimates:
+                 learner_mask: Optional[torch.Tensor] = None) -> SeatEstimates:
         """Advantages (GAE, online critic), critic targets (lambda-returns of the EMA target)
         and, for LOQA, Q-values, for every seat ``[P, B, T]``.
 
         ``shaping_gae_lambda`` overrides ``config.shaping_gae_lambda`` for this call (None: the config's).
-        ``chunk_sizes`` (the sizes of the planned chunks, summing to ``B``) keeps the centring of
-        rewards and reward parts inside each chunk, so a learner's rewards are never centred
-        together with a replayed agent's in the same seat (None: one chunk).
+        ``learner_mask [P, B]`` (from :meth:`collect`) keeps the centring of rewards and reward
+        parts apart for the learner's games and the other agents' games in each seat
+        (:func:`centre_per_seat`; None: all games together).
         """
         cfg, T = self.config, traj.horizon
         if traj.dones[:, :-1].any():
@@ -242,8 +250,8 @@ class Trainer:
                 out["shaping"].append(shaping - shaping.mean(0, keepdim=True) if cfg.center_advantages else shaping)
             if self.algo.needs_q_values:
                 out["taken_q"].append(adv + values[:, :T])
-            if cfg.center_advantages:
-                adv = adv - adv.mean(0, keepdim=True)
+            if cfg.center_advantages:  # over all games of the seat, replayed agents' included (unlike
+                adv = adv - adv.mean(0, keepdim=True)  # the rewards below; kept: every shipped agent used it)
             ret = gae(rewards[seat], target[:, :T], cfg.gamma, cfg.gae_lambda,
                       next_value=target[:, T] * not_done) + target[:, :T]
             out["adv"].append(adv)
@@ -253,9 +261,8 @@ class Trainer:
         q_all = torch.stack(out["q"]) if out["q"][0] is not None else None
         centred_rewards = parts = None
         if getattr(self.algo, "needs_reward_parts", False):  # [P, B, T] and [P, B, T, d]
-            sizes = [traj.batch_size] if chunk_sizes is None else list(chunk_sizes)
-            parts = centre_within_chunks(self.env.reward_parts(traj.obs, traj.env_actions), sizes)
-            centred_rewards = centre_within_chunks(traj.rewards, sizes)
+            parts = centre_per_seat(self.env.reward_parts(traj.obs, traj.env_actions), learner_mask)
+            centred_rewards = centre_per_seat(traj.rewards, learner_mask)
         return SeatEstimates(torch.stack(out["adv"]), torch.stack(out["ret"]), torch.stack(out["val"]), q_all,
                              torch.stack(out["shaping"]) if separate else None,
                              torch.stack(out["taken_q"]) if out["taken_q"] else None, centred_rewards, parts)
@@ -383,7 +390,7 @@ class Trainer:
         chunks, traj, learner_mask = self.collect()
         bounds = torch.tensor([0] + [c.size for c in chunks]).cumsum(0).tolist()
         parts = [traj.games(s, e) for s, e in zip(bounds[:-1], bounds[1:])]
-        est = self.estimate(traj, chunk_sizes=[c.size for c in chunks])
+        est = self.estimate(traj, learner_mask=learner_mask)
         metrics: Dict[str, float] = {"iteration": self.iteration}
         for li, learner in enumerate(self.learners):
             rows = self._rows(li, learner_mask)
