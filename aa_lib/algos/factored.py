@@ -11,7 +11,8 @@ Weighting each item's log-probability by that item's rewards gives, for dimensio
               + beta * (sum_{k<t} gamma_AA^(t-k) c^1_k) * sum_{j} c^j_{t,i}   (eq. 8, factored)
 
 with ``c^p_{t,i}`` player ``p``'s reward on item ``i`` in round ``t``, centred over the
-batch of games at each step, ``c^1_k = sum_i c^1_{k,i}``, and the last sum over co-players
+batch of games at each step (with replayed agents, over the learner's games and the
+others' apart: ``Trainer.estimate``), ``c^1_k = sum_i c^1_{k,i}``, and the last sum over co-players
 (eq. 66). The first line is the policy gradient with a state-dependent baseline: given
 the history, the other items' rewards of round ``t`` do not depend on the proposal for item
 ``i``, so subtracting them leaves its expectation unchanged. The second line is eq. 8's
