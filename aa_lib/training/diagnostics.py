@@ -124,7 +124,7 @@ def _batch_gradients(trainer, estimators) -> Dict[str, tuple]:
     for name in estimators:
         est = trainer.estimate(traj, 0.0 if name == "td" else cfg.gae_lambda, learner_mask)
         batch = trainer.learner_batch(traj, est, rows)
-        if name == "reward":  # past own advantages: immediate rewards centred over the batch at each step
+        if name == "reward":  # past own advantages: immediate rewards, centred at each step as the trainer does
             rewards = centre_per_seat(traj.rewards, learner_mask)  # [P, B, T]
             batch.shaping_advantages = torch.cat([rewards[s][idx] for s, idx in rows])
         own = batch.advantages if batch.shaping_advantages is None else batch.shaping_advantages
