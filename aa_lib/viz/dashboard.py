@@ -25,8 +25,8 @@ from typing import Dict, List, Optional, Sequence
 
 from ..training.callbacks import Callback
 
-__all__ = ["LiveFigure", "TrainingDashboard", "training_dashboard", "dashboard_algorithms", "training_figure", "figure_png",
-           "plot_probe_groups", "plot_seed_curves"]
+__all__ = ["LiveFigure", "TrainingDashboard", "training_dashboard", "dashboard_algorithms", "training_figure",
+           "figure_png", "plot_probe_groups", "plot_seed_curves"]
 
 #: Learning rules offered by the algorithm menu (LOLA-DiCE is left out: far slower per iteration).
 DASHBOARD_ALGORITHMS = ("aa", "paa", "loqa", "naive", "ppo", "ppo_sr", "aa_cooperative", "aa_empathetic",
@@ -191,7 +191,7 @@ class TrainingDashboard:
                  probe_batch_size: int = 256, extra_callbacks: Sequence = ()):
         import ipywidgets as widgets
 
-        from ..presets import preset
+        from ..presets import AA_FAMILY, preset
         from ..training.session import opponent_choices
 
         menu = dashboard_algorithms(game)
@@ -211,7 +211,6 @@ class TrainingDashboard:
                                      style=style, layout=wide)
         self.opponent = widgets.Dropdown(options=choices, value=opponent, description="opponent", style=style,
                                          layout=wide)
-        from ..presets import AA_FAMILY
         #: the preset's beta of every AA-family rule in the menu (the slider moves to it when the rule is picked)
         self.preset_betas = {a: preset(game, a, preset_name).algo_options.get("beta", 1.0)
                              for a in menu if a in AA_FAMILY}
