@@ -255,6 +255,27 @@ def test_advantages_are_centred_per_seat_with_the_learner_apart(perturb_replay_b
         torch.testing.assert_close(unmasked, whole)  # no mask: every game of a seat in one group
 
 
+def test_a_single_learner_game_in_the_replayed_seats_warns_and_is_indeed_zeroed():
+    """batch_size * current_agent_fraction = 1 puts the learner in one game of the replayed seat:
+    centring makes its advantages there exactly zero, so the trainer says so up front."""
+    with pytest.warns(UserWarning, match="single game per iteration"):
+        trainer = Trainer(_tiny("aa", center_advantages=True, batch_size=4, current_agent_fraction=0.25))
+    trainer.train(1)  # fills the buffer
+    _, traj, mask = trainer.collect()
+    assert mask[1].sum() == 1  # seat 1: the learner in one game, past agents in the other three
+    est = trainer.estimate(traj, learner_mask=mask)
+    assert est.advantages[1, mask[1]].abs().max() == 0
+    assert est.advantages[0].abs().max() > 0
+
+
+@pytest.mark.parametrize("over", [dict(center_advantages=True), dict(center_advantages=False, batch_size=4,
+                                                                       current_agent_fraction=0.25),
+                                  dict(center_advantages=True, batch_size=4, current_agent_fraction=0.0)])
+def test_no_warning_when_the_learner_has_several_games_or_advantages_are_not_centred(over, recwarn):
+    Trainer(_tiny("aa", **over))
+    assert not [w for w in recwarn if "single game" in str(w.message)]
+
+
 def test_estimate_shaping_lambda_override_equals_the_config_setting():
     base, zero = Trainer(_tiny("aa")), Trainer(_tiny("aa", shaping_gae_lambda=0.0))
     zero.learners[0].critic.load_state_dict(base.learners[0].critic.state_dict())

@@ -19,6 +19,7 @@ states, buffer, generators and history, so a resumed run continues bit for bit.
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
@@ -162,6 +163,13 @@ class Trainer:
         self.entropy_generator = torch.Generator(device=self.device).manual_seed(config.seed + 104729)
         use_buffer = config.self_play and config.replay_capacity > 0
         self.buffer = AgentReplayBuffer(config.replay_capacity, config.replay_push_every) if use_buffer else None
+        if use_buffer and config.center_advantages and round(config.batch_size * config.current_agent_fraction) == 1:
+            # the replayed seats hold the current agent in one game only: centring its advantages
+            # over that single game (centre_per_seat) makes them exactly zero there
+            warnings.warn(f"batch_size * current_agent_fraction = 1: the learner plays the replayed seats in a "
+                          f"single game per iteration, so its centred advantages there are zero and those games "
+                          f"teach it nothing; use a larger batch_size or current_agent_fraction (or 0)",
+                          UserWarning, stacklevel=2)
         self._spares: Dict[tuple, torch.nn.Module] = {}
         self.iteration = 0
         self.history: List[Dict[str, float]] = []
