@@ -90,7 +90,8 @@ PRESETS: Dict[tuple, tuple] = {
     # and critic, 3 on-policy seats + 2 replayed (5 + 2 in the paper), PPO clip 0.1 and 2 epochs as in
     # Table 4. The AA term uses eq. 59's 1/(1+t) normalisation: eq. 8's (AA discount 0.9), summed over 4
     # co-players, is 4x the own advantages at the start and PAA stays near-random for 100 iterations.
-    # PAA does NOT beat PPO at this scale (both learn greedy harvesting, see NOTES.md).
+    # PAA does NOT beat PPO at this scale (both learn greedy harvesting, see NOTES.md); on this map even
+    # scripted restraint loses to greedy harvesting next to greedy invaders (NOTES.md, session 10).
     ("commons", "classroom"): (
         dict(game_options={"layout": "small", "n_players": 5, "view_ahead": 5, "view_sides": 3, "min_steps": 100,
                            "end_interval": 20, "max_steps": 400, "regrowth_probabilities": [0.0, 0.01, 0.02, 0.1]},
