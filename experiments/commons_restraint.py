@@ -8,10 +8,13 @@ in every seat (self-play), then in all but ``n`` seats with ``n`` greedy
 invaders. If no restrained population beats the greedy one against the
 invaders, the invader evaluation does not reward this kind of restraint in
 that setting: greedy harvesting is the focal population's best reply among
-these rules (other rules, e.g. guarding a patch by zapping, are not tried).
+these rules. ``--zap`` lets the greedy and restrained focal agents zap whoever
+stands in their beam; ``--guards`` adds :class:`PatchGuard` populations (stay by a
+patch and zap whoever comes into the beam there).
 
     python experiments/commons_restraint.py                          # the classroom preset
     python experiments/commons_restraint.py --steps 200 --invaders 1 2
+    python experiments/commons_restraint.py --zap --guards               # zapping, patch guards
     python experiments/commons_restraint.py --layout open --players 7 --steps 1000 \\
         --regrowth 0 0.0025 0.005 0.025 --view 9 5                     # Melting Pot's setting
 
@@ -30,7 +33,7 @@ import torch.nn.functional as F
 
 from aa_lib.agents.scripted import GreedyHarvester
 from aa_lib.evaluation.commons import focal_evaluation
-from aa_lib.games.commons import CHANNELS
+from aa_lib.games.commons import ACTIONS, CHANNELS
 from aa_lib.presets import preset
 from aa_lib.training import make_env
 
@@ -73,6 +76,53 @@ class RestrainedHarvester(GreedyHarvester):
         return super().act(masked, generator)
 
 
+class PatchGuard(RestrainedHarvester):
+    """A restrained harvester that guards the patch it stands by (a scripted take on the paper's bush guarding).
+
+    Next to a patch (a visible apple within L1 distance ``radius``) it zaps whoever stands
+    in its beam, and when it may eat nothing there it stays (turning now and then to sweep
+    its beam) instead of wandering off. Elsewhere it acts as :class:`RestrainedHarvester`.
+    """
+
+    name = "Guard"
+
+    def __init__(self, config, k: int, radius: int = 2, turn_probability: float = 0.3):
+        super().__init__(config, k)
+        self.radius, self.turn_probability = int(radius), float(turn_probability)
+
+    def act(self, obs, generator=None):
+        c, B, dev = self.config, obs.shape[0], obs.device
+        rows, cols = c.view_ahead + 1 + c.view_behind, 2 * c.view_sides + 1
+        me_r, me_c = c.view_ahead, c.view_sides
+        apples = obs[:, CHANNELS.index("apple")] > 0.5  # [B, rows, cols]
+        r, q = torch.arange(rows, device=dev)[:, None], torch.arange(cols, device=dev)[None, :]
+        close = ((r - me_r).abs() + (q - me_c).abs()) <= self.radius  # [rows, cols]
+        at_patch = (apples & close).flatten(1).any(1)  # [B]
+        edible = (apples & ~self.protected(obs)).flatten(1).any(1)
+        stay = torch.where(torch.rand(B, generator=generator, device=dev) < self.turn_probability,
+                           ACTIONS.index("turn_left"), ACTIONS.index("noop"))
+        action = torch.where(at_patch & ~edible, stay, super().act(obs, generator))
+        ready = obs[:, CHANNELS.index("ready_to_shoot"), 0, 0] >= 1.0
+        agents = obs[:, CHANNELS.index("agent")] > 0.5
+        in_beam = torch.zeros(B, dtype=torch.bool, device=dev)
+        for ahead, right in self._beam:  # beam cells (ahead, right) of the agent
+            if 0 <= me_r - ahead < rows and 0 <= me_c + right < cols:
+                in_beam |= agents[:, me_r - ahead, me_c + right]
+        return torch.where(ready & in_beam & at_patch, ACTIONS.index("zap"), action)
+
+
+def populations(config, ks, zap: bool = False, guards: bool = False):
+    """``(name, agent)`` of the focal populations compared: greedy, restrained for each K, guards."""
+    out = [("greedy" + (" (zaps)" if zap else ""), GreedyHarvester(config, zap=zap))]
+    for k in ks:
+        agent = RestrainedHarvester(config, k)
+        agent.zap = zap  # GreedyHarvester's rule: zap whoever stands in the beam
+        out.append((f"restrained K={k}" + (" (zaps)" if zap else ""), agent))
+    if guards:
+        out += [(f"guard K={k}", PatchGuard(config, k)) for k in ks]
+    return out
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     classroom = preset("commons", "ppo").game_options
@@ -85,6 +135,9 @@ def main(argv=None) -> None:
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 3], help="restraint levels K")
     parser.add_argument("--invaders", type=int, nargs="+", default=[2])
     parser.add_argument("--episodes", type=int, default=128)
+    parser.add_argument("--zap", action="store_true", help="greedy and restrained focal agents zap whoever is "
+                        "in their beam (the invaders never zap)")
+    parser.add_argument("--guards", action="store_true", help="add PatchGuard populations")
     args = parser.parse_args(argv)
     if any(k < 1 for k in args.ks):
         parser.error(f"--ks: restraint levels must be positive integers (K = 0 is the greedy row, always shown), "
@@ -99,9 +152,7 @@ def main(argv=None) -> None:
           "| patches alive (focal) | invader return |")
     print("|---|---|---|---|---|---|---|")
     start = time.time()
-    for k in [0] + list(args.ks):
-        agent = RestrainedHarvester(env.config, k) if k else GreedyHarvester(env.config)
-        name = f"restrained K={k}" if k else "greedy"
+    for name, agent in populations(env.config, args.ks, args.zap, args.guards):
         for i, n in enumerate(args.invaders):
             # the same call as in exercise 2's solution: self-play first, then the focal games (same seed)
             ev = focal_evaluation(agent, env, n_invaders=n, episodes=args.episodes, seed=1)

@@ -16,7 +16,7 @@ import torch
 from aa_lib.agents.scripted import GreedyHarvester
 from aa_lib.evaluation.commons import commons_stats
 from aa_lib.games import make_generator
-from aa_lib.games.commons import CHANNELS
+from aa_lib.games.commons import ACTIONS, CHANNELS
 from aa_lib.training import make_env
 
 _PATH = Path(__file__).resolve().parents[1] / "experiments" / "commons_restraint.py"
@@ -92,6 +92,49 @@ def test_script_prints_a_table(capsys):
     restraint.main(["--steps", "10", "--episodes", "2", "--ks", "1"])
     out = capsys.readouterr().out
     assert "| greedy | 2 |" in out and "| restrained K=1 | 2 |" in out
+    restraint.main(["--steps", "10", "--episodes", "2", "--ks", "2", "--zap", "--guards"])
+    out = capsys.readouterr().out
+    assert "| greedy (zaps) | 2 |" in out and "| restrained K=2 (zaps) | 2 |" in out and "| guard K=2 | 2 |" in out
+
+
+def _view(env, apples=(), agents=(), ready=True):
+    """One egocentric observation [1, C, rows, cols] with apples and agents at (row, col) cells."""
+    obs = torch.zeros(1, *env.observation_shape)
+    for r, c in apples:
+        obs[0, CHANNELS.index("apple"), r, c] = 1.0
+    for r, c in agents:
+        obs[0, CHANNELS.index("agent"), r, c] = 1.0
+    obs[0, CHANNELS.index("ready_to_shoot")] = float(ready)
+    return obs
+
+
+def test_patch_guard_zaps_in_its_beam_only_next_to_a_patch():
+    env = _env()
+    me_r, me_c = env.config.view_ahead, env.config.view_sides
+    guard = restraint.PatchGuard(env.config, 1)
+    zap = ACTIONS.index("zap")
+    at_patch = [(me_r, me_c - 1), (me_r, me_c - 2)]  # two apples at my left: edible, next to me
+    intruder = [(me_r - 2, me_c)]  # two cells ahead: in the beam
+    for seed in range(5):
+        g = make_generator(seed)
+        assert guard.act(_view(env, at_patch, intruder), g).item() == zap
+        assert guard.act(_view(env, at_patch, intruder, ready=False), g).item() != zap  # cooling down
+        assert guard.act(_view(env, [(0, 0), (0, 1)], intruder), g).item() != zap  # far from any apple
+        # a greedy harvester in the same place does not zap at all
+        assert GreedyHarvester(env.config).act(_view(env, at_patch, intruder), g).item() != zap
+
+
+def test_patch_guard_stays_by_a_patch_it_may_not_eat():
+    env = _env()
+    me_r, me_c = env.config.view_ahead, env.config.view_sides
+    lone = [(me_r - 1, me_c)]  # one apple just ahead, no neighbours: protected for K = 1
+    stay = {ACTIONS.index("noop"), ACTIONS.index("turn_left")}
+    moves = [restraint.PatchGuard(env.config, 1).act(_view(env, lone), make_generator(s)).item() for s in range(20)]
+    assert set(moves) <= stay and len(set(moves)) == 2
+    # the restrained harvester without the guard rule explores instead (it sees no edible apple)
+    walks = [restraint.RestrainedHarvester(env.config, 1).act(_view(env, lone), make_generator(s)).item()
+             for s in range(20)]
+    assert not set(walks) <= stay
 
 
 def test_script_refuses_a_zero_restraint_level(capsys):
