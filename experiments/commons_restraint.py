@@ -92,23 +92,16 @@ class PatchGuard(RestrainedHarvester):
 
     def act(self, obs, generator=None):
         c, B, dev = self.config, obs.shape[0], obs.device
-        rows, cols = c.view_ahead + 1 + c.view_behind, 2 * c.view_sides + 1
-        me_r, me_c = c.view_ahead, c.view_sides
+        rows, cols = obs.shape[-2:]
         apples = obs[:, CHANNELS.index("apple")] > 0.5  # [B, rows, cols]
         r, q = torch.arange(rows, device=dev)[:, None], torch.arange(cols, device=dev)[None, :]
-        close = ((r - me_r).abs() + (q - me_c).abs()) <= self.radius  # [rows, cols]
+        close = ((r - c.view_ahead).abs() + (q - c.view_sides).abs()) <= self.radius  # [rows, cols]
         at_patch = (apples & close).flatten(1).any(1)  # [B]
         edible = (apples & ~self.protected(obs)).flatten(1).any(1)
         stay = torch.where(torch.rand(B, generator=generator, device=dev) < self.turn_probability,
                            ACTIONS.index("turn_left"), ACTIONS.index("noop"))
         action = torch.where(at_patch & ~edible, stay, super().act(obs, generator))
-        ready = obs[:, CHANNELS.index("ready_to_shoot"), 0, 0] >= 1.0
-        agents = obs[:, CHANNELS.index("agent")] > 0.5
-        in_beam = torch.zeros(B, dtype=torch.bool, device=dev)
-        for ahead, right in self._beam:  # beam cells (ahead, right) of the agent
-            if 0 <= me_r - ahead < rows and 0 <= me_c + right < cols:
-                in_beam |= agents[:, me_r - ahead, me_c + right]
-        return torch.where(ready & in_beam & at_patch, ACTIONS.index("zap"), action)
+        return torch.where(self.can_zap(obs) & at_patch, ACTIONS.index("zap"), action)
 
 
 def populations(config, ks, zap: bool = False, guards: bool = False):

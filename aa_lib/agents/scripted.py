@@ -462,14 +462,23 @@ class GreedyHarvester(ScriptedAgent):
         explore = torch.where(free[:, 0] & ~wander, ACTIONS.index("forward"), turn)
         action = torch.where(seen, torch.where(wanted.any(1), approach, turn), explore)
         if self.zap:
-            ready = obs[:, CHANNELS.index("ready_to_shoot"), 0, 0] >= 1.0
-            agents = obs[:, CHANNELS.index("agent")] > 0.5
-            in_beam = torch.zeros(B, dtype=torch.bool, device=dev)
-            for a, x in self._beam:
-                if 0 <= me_r - a < rows and 0 <= me_c + x < cols:
-                    in_beam |= agents[:, me_r - a, me_c + x]
-            action = torch.where(ready & in_beam, ACTIONS.index("zap"), action)
+            action = torch.where(self.can_zap(obs), ACTIONS.index("zap"), action)
         return action
+
+    def can_zap(self, obs: torch.Tensor) -> torch.Tensor:
+        """``[B]`` bool: the agent is ready to fire and another agent stands in its beam."""
+        from ..games.commons import CHANNELS
+
+        c = self.config
+        rows, cols = obs.shape[-2:]
+        me_r, me_c = c.view_ahead, c.view_sides
+        ready = obs[:, CHANNELS.index("ready_to_shoot"), 0, 0] >= 1.0
+        agents = obs[:, CHANNELS.index("agent")] > 0.5  # [B, rows, cols]
+        in_beam = torch.zeros(obs.shape[0], dtype=torch.bool, device=obs.device)
+        for a, x in self._beam:  # beam cells (ahead, right) of the agent
+            if 0 <= me_r - a < rows and 0 <= me_c + x < cols:
+                in_beam |= agents[:, me_r - a, me_c + x]
+        return ready & in_beam
 
     def __repr__(self) -> str:
         return f"GreedyHarvester(zap={self.zap})"
