@@ -10,10 +10,7 @@
   resumes bit for bit (the entropy noise generator is in the checkpoint);
 - it reproduces the experiment script's estimator (beta 11 here = beta 10 there).
 """
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
@@ -24,6 +21,7 @@ from aa_lib.games.negotiation import NegotiationGame
 from aa_lib.presets import preset
 from aa_lib.training import Trainer
 from aa_lib.training.rollout import collect_rollout
+from experiment_scripts import load_experiment
 
 
 def _config(algo="aa_factored", **over):
@@ -214,11 +212,7 @@ def test_resume_is_bit_for_bit(tmp_path):
 def test_reproduces_the_experiment_estimator():
     """The library rule with beta 11.11 = 10 / 0.9 follows the experiment script's continuous run
     (past sum written sum_{k<t} 0.9^(t-1-k) there) to float rounding."""
-    path = Path(__file__).resolve().parents[1] / "experiments"
-    sys.path.insert(0, str(path))
-    spec = importlib.util.spec_from_file_location("negotiation_factored", path / "negotiation_factored.py")
-    nf = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(nf)
+    nf = load_experiment("negotiation_factored")
     config = preset("negotiation", "naive", iterations=3, batch_size=32, algo_options={"entropy_coef": 0.005})
     experiment = nf.FactoredTrainer(config, 0, 10.0, squashed_entropy=True)
     experiment.train()

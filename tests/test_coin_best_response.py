@@ -4,9 +4,6 @@
   the mean rewards of simulated games with ``CoinAlwaysDefect`` as the co-player;
 - the best response is at least as good as those policies, and the solver checks its input.
 """
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,12 +11,9 @@ import torch
 
 from aa_lib.agents.scripted import CoinAlwaysDefect
 from aa_lib.games import CoinGame
+from experiment_scripts import load_experiment
 
-_PATH = Path(__file__).resolve().parents[1] / "experiments" / "coin_best_response.py"
-_spec = importlib.util.spec_from_file_location("coin_best_response", _PATH)
-cbr = importlib.util.module_from_spec(_spec)
-sys.modules["coin_best_response"] = cbr  # dataclasses look their module up
-_spec.loader.exec_module(cbr)
+cbr = load_experiment("coin_best_response")
 
 N = 9
 

@@ -6,9 +6,6 @@
 - greedy harvesters do eat apples with 0, 1 and 2 neighbours (so each check can fail);
 - a restrained population keeps more patches alive than a greedy one; bad K is refused.
 """
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,12 +15,9 @@ from aa_lib.evaluation.commons import commons_stats
 from aa_lib.games import make_generator
 from aa_lib.games.commons import ACTIONS, CHANNELS
 from aa_lib.training import make_env
+from experiment_scripts import load_experiment
 
-_PATH = Path(__file__).resolve().parents[1] / "experiments" / "commons_restraint.py"
-_spec = importlib.util.spec_from_file_location("commons_restraint", _PATH)
-restraint = importlib.util.module_from_spec(_spec)
-sys.modules["commons_restraint"] = restraint
-_spec.loader.exec_module(restraint)
+restraint = load_experiment("commons_restraint")
 
 
 def _env(steps=60):

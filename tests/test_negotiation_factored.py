@@ -6,21 +6,15 @@
   the AA part is the discounted past of the centred rewards times the co-player's centred item reward;
 - a two-iteration run is seeded and bids only on the levels.
 """
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from aa_lib.presets import preset
 from aa_lib.training.rollout import collect_rollout
+from experiment_scripts import load_experiment
 
-_DIR = Path(__file__).resolve().parents[1] / "experiments"
-sys.path.insert(0, str(_DIR))
-_spec = importlib.util.spec_from_file_location("negotiation_factored", _DIR / "negotiation_factored.py")
-nf = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(nf)
+nf = load_experiment("negotiation_factored")
 
 
 def _trainer(levels=2, beta=5.0, seed=0, iterations=2, squashed_entropy=False):

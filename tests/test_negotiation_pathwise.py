@@ -7,18 +7,15 @@
   Jensen bias reported in experiments/results/NOTES.md); the centred ones have mean zero;
 - the discounted past sum against its definition.
 """
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 
 from aa_lib.presets import preset
+from experiment_scripts import load_experiment
 
-_PATH = Path(__file__).resolve().parents[1] / "experiments" / "negotiation_pathwise.py"
-_spec = importlib.util.spec_from_file_location("negotiation_pathwise", _PATH)
-npw = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(npw)
+npw = load_experiment("negotiation_pathwise")
 
 
 @pytest.fixture(scope="module")
