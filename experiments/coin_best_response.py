@@ -1,10 +1,12 @@
 """Exact best responses to the Coin Game's Always Defect: how well can *any* agent do against it?
 
-The paper's league (Fig. 2) reports Advantage Alignment beating Always Defect (AA 0.15, AD -0.08 per
-step, as read in ``shared/REFERENCES.md``). Against our AD (``CoinAlwaysDefect``: a shortest torus path
-to the coin, whatever its colour, ties broken at random) this script computes, by backward induction
-over the whole state space, the largest per-step reward any agent can get, and the largest margin
-(own reward minus AD's) any agent can get:
+Read one way, the paper's league (Fig. 2) has Advantage Alignment beating Always Defect (AA 0.15,
+AD -0.08 per step). Against our AD (``CoinAlwaysDefect``: a shortest torus path to the coin, whatever
+its colour, ties broken at random; the authors' league code plays the same AD under the same rules)
+this script computes, by backward induction over the whole state space, the largest per-step reward
+any agent can get, and the largest margin (own reward minus AD's) any agent can get. Both are about
+zero in 16-step episodes, so the pair can only read AD 0.15, AA -0.08 (``experiments/results/NOTES.md``,
+session 11):
 
 - state ``(my cell, AD's cell, coin cell, coin is mine)``: ``9 * 9 * 9 * 2`` states on the 3 x 3 torus;
 - AD's move is uniform over the moves that shorten its torus distance to the coin;
