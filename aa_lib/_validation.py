@@ -25,6 +25,26 @@ def check_gamma(gamma: float, name: str = "gamma", allow_one: bool = False) -> f
     return value
 
 
+def check_device(device, name: str = "device") -> torch.device:
+    """Return ``device`` as a :class:`torch.device` after checking that torch can use it here.
+
+    A CUDA device on a machine without a usable GPU (or a CPU-only torch build) raises a
+    ``ValueError`` that says so, instead of torch's lazy-initialisation error at the first
+    tensor put on it.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{name} must be a torch device such as 'cpu' or 'cuda', got {device!r}") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"{name}={device!r}, but torch sees no CUDA GPU on this machine "
+                             f"(torch.cuda.is_available() is False); use 'cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{name}={device!r}, but torch sees only {torch.cuda.device_count()} CUDA device(s)")
+    return dev
+
+
 def check_positive_int(value: int, name: str) -> int:
     """Return ``value`` after checking it is an integer >= 1."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:

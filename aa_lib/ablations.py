@@ -66,7 +66,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
-from ._validation import check_finite, check_gamma, check_nonnegative, check_positive_int, check_tensor
+from ._validation import check_device, check_finite, check_gamma, check_nonnegative, check_positive_int, check_tensor
 from .advantages import SIGN_MASKS, TIME_WEIGHTS, shaping_term, time_weights
 from .algos.advantage_alignment import AdvantageAlignment
 from .evaluation.league import LeagueResult
@@ -672,7 +672,7 @@ def train_sign_mask_variants(config: Optional[AblationConfig] = None, *, progres
     if overrides:
         config = replace(config, **overrides)
     variants = [sign_mask_variant(v) for v in config.variants]
-    device = torch.device(config.device)
+    device = check_device(config.device, "config.device")
     payoffs = _resolve_game(config.game).to(device)
     V, S = len(variants), config.n_seeds
     init_gen = torch.Generator().manual_seed(config.seed)

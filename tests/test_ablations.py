@@ -361,3 +361,10 @@ def test_score_gradient_by_groups_splits_the_sum():
     assert torch.allclose(split.sum(0), score_gradient(p, states, a, w), atol=1e-12)
     for g in range(4):
         assert torch.allclose(split[g], score_gradient(p, states, a, w * (groups == g)), atol=1e-12)
+
+
+def test_training_on_cuda_without_a_gpu_is_refused_up_front(monkeypatch):
+    from aa_lib.ablations import train_sign_mask_variants
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"config.device='cuda', but torch sees no CUDA GPU"):
+        train_sign_mask_variants(device="cuda", iterations=1)

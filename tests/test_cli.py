@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from aa_lib.cli import main
 
@@ -43,6 +44,12 @@ def test_bad_arguments_fail_clearly(tmp_path):
         main(["train", "ipd", "--run-dir", str(tmp_path), "--set", "bogus=1"])
     with pytest.raises(SystemExit, match="aa train: error: aa_factored needs a game whose reward is split"):
         main(["train", "ipd", "--algo", "aa_factored", "--run-dir", str(tmp_path / "f"), "--iterations", "1"])
+
+
+def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit, match="aa train: error: config.device='cuda', but torch sees no CUDA GPU"):
+        main(["train", "ipd", "--device", "cuda", "--run-dir", str(tmp_path), "--iterations", "1"])
 
 
 def test_only_setup_errors_become_one_line_messages(tmp_path, monkeypatch):

@@ -170,3 +170,11 @@ def test_bad_arguments():
         run_exact_learning("naive", n_seeds=0, n_steps=1)
     with pytest.raises(ValueError, match="theta1"):
         run_exact_learning("naive", n_seeds=2, n_steps=1, theta1=torch.zeros(3, 5))
+
+
+def test_exact_learning_refuses_cuda_without_a_gpu(monkeypatch):
+    """A CUDA device on a machine without one fails with a message that says so (simulated here)."""
+    from aa_lib.exact.learning import run_exact_learning
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"device='cuda', but torch sees no CUDA GPU"):
+        run_exact_learning("naive", n_seeds=2, n_steps=1, device="cuda")

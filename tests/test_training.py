@@ -167,6 +167,26 @@ def test_config_validation_and_presets():
         preset("ipd", "aa", "nope")
 
 
+@pytest.mark.parametrize("device", ["cuda", "cuda:0"])
+def test_a_cuda_device_without_a_gpu_is_refused_up_front(monkeypatch, device):
+    """Without a usable GPU (here simulated), asking for CUDA fails with our message, not torch's."""
+    from aa_lib.training.envs import make_env
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"config.device=.*cuda.*no CUDA GPU"):
+        Trainer(replace(_tiny("aa"), device=device))
+    with pytest.raises(ValueError, match=r"device=.*cuda.*no CUDA GPU"):
+        make_env("coin", device=device)
+
+
+def test_a_device_index_beyond_the_visible_gpus_and_a_bad_name_are_refused(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match=r"'cuda:1', but torch sees only 1 CUDA device"):
+        Trainer(replace(_tiny("aa"), device="cuda:1"))
+    with pytest.raises(ValueError, match="must be a torch device such as 'cpu' or 'cuda', got 'gpu'"):
+        Trainer(replace(_tiny("aa"), device="gpu"))
+
+
 def test_mixed_rollout_plays_each_group_with_its_own_players():
     from aa_lib.agents.policies import MemoryOnePolicy, ScriptedPolicy
     from aa_lib.agents.scripted import AlwaysCooperate, AlwaysDefect

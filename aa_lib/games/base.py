@@ -30,7 +30,7 @@ from typing import Callable, Dict, Optional
 
 import torch
 
-from .._validation import check_positive_int
+from .._validation import check_device, check_positive_int
 
 __all__ = ["StepResult", "BatchedEnv", "make_generator", "JointPolicy", "collect_rewards"]
 
@@ -83,7 +83,7 @@ class BatchedEnv:
 
     def __init__(self, episode_length: int, device="cpu"):
         self.episode_length = check_positive_int(episode_length, "episode_length")
-        self.device = torch.device(device)
+        self.device = check_device(device)
         self.batch_size: Optional[int] = None
         self.generator: Optional[torch.Generator] = None
         self.t = 0  # steps taken in the current episode (a Python int: no device sync)

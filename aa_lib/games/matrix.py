@@ -20,7 +20,7 @@ from typing import List, Tuple
 
 import torch
 
-from .._validation import check_finite, check_shape, check_tensor
+from .._validation import check_device, check_finite, check_shape, check_tensor
 
 __all__ = [
     "MatrixGame",
@@ -118,7 +118,7 @@ def as_payoff_tensor(game, dtype=torch.float64, device=None) -> torch.Tensor:
             raise TypeError(f"game payoffs must be numeric, got dtype {payoffs.dtype}")
         check_shape(payoffs, (2, 2, 2), "game payoffs (player, own action, other action)")
         check_finite(payoffs, "game payoffs")
-    return payoffs.to(dtype=dtype, device=device)
+    return payoffs.to(dtype=dtype, device=None if device is None else check_device(device))
 
 
 def outcome_payoffs(payoffs: torch.Tensor) -> torch.Tensor:

@@ -36,6 +36,7 @@ from .replay import AgentReplayBuffer
 from .rollout import Trajectory, collect_mixed_rollout
 
 from ..advantages import gae
+from .._validation import check_device
 
 __all__ = ["Learner", "Trainer", "NonFiniteLossError", "SeatEstimates"]
 
@@ -139,7 +140,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, callbacks: Sequence = (), env=None):
         self.config = config
-        self.device = torch.device(config.device)
+        self.device = check_device(config.device, "config.device")
         self.env = env if env is not None else make_env(config.game, device=self.device, **config.game_options)
         self.algo = make_algorithm(config.algo, **config.algo_options)
         if isinstance(self.algo, LolaDice) and self.env.n_players != 2:
