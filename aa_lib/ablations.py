@@ -72,7 +72,7 @@ from .algos.advantage_alignment import AdvantageAlignment
 from .evaluation.league import LeagueResult
 from .exact.memory_one import SEAT_SWAP, STATE_NAMES
 from .exact.tabular import solve_tabular, solve_tabular_logits
-from .games.matrix import GAMES, as_payoff_tensor
+from .games.matrix import MATRIX_GAMES, as_payoff_tensor
 
 __all__ = [
     "QUADRANTS",
@@ -388,9 +388,9 @@ def torch_threads(n: Optional[int]):
 
 def _resolve_game(game) -> torch.Tensor:
     if isinstance(game, str):
-        if game not in GAMES:
-            raise ValueError(f"unknown game {game!r}; choose one of {sorted(GAMES)}")
-        game = GAMES[game]
+        if game not in MATRIX_GAMES:
+            raise ValueError(f"unknown game {game!r}; choose one of {sorted(MATRIX_GAMES)}")
+        game = MATRIX_GAMES[game]
     return as_payoff_tensor(game)
 
 
@@ -422,7 +422,7 @@ class AblationConfig:
     init_std: float = 1.0
     #: Seed of the initial logits (shared by all variants) and of the sampled episodes.
     seed: int = 0
-    #: Name of a game in :data:`aa_lib.games.matrix.GAMES`.
+    #: Name of a game in :data:`aa_lib.games.matrix.MATRIX_GAMES`.
     game: str = "Prisoner's Dilemma"
     #: Record logits and rewards every this many iterations (and at the end).
     record_every: int = 5
@@ -448,8 +448,8 @@ class AblationConfig:
             raise ValueError(f"time_weight must be None or one of {TIME_WEIGHTS}, got {self.time_weight!r}")
         for name in ("beta", "lr", "init_std"):
             check_nonnegative(getattr(self, name), name)
-        if not isinstance(self.game, str) or self.game not in GAMES:
-            raise ValueError(f"game must be the name of a game in aa_lib.games.matrix.GAMES {sorted(GAMES)}, "
+        if not isinstance(self.game, str) or self.game not in MATRIX_GAMES:
+            raise ValueError(f"game must be the name of a game in aa_lib.games.matrix.MATRIX_GAMES {sorted(MATRIX_GAMES)}, "
                              f"got {self.game!r}")
 
     def shaping_options(self) -> dict:
@@ -785,7 +785,7 @@ def sign_mask_league(run: AblationRun, scripted: Sequence[str] = ("AC", "AD", "T
     from .evaluation import run_league
     from .games.iterated import IteratedMatrixGame
 
-    env = IteratedMatrixGame(GAMES[run.config.game], episode_length=horizon, device=run.theta.device)
+    env = IteratedMatrixGame(MATRIX_GAMES[run.config.game], episode_length=horizon, device=run.theta.device)
     pools = {name: [MemoryOneAgent(p_cooperate=row) for row in probs] for name, probs in agents.items()}
     return run_league(env, pools, batch_size=batch_size, seed=seed)
 
@@ -845,7 +845,7 @@ def train_variant_with_trainer(variant="aa", iterations: int = 200, seed: int = 
     learning rule is the variant's: the library's naive actor-critic for ``"naive"``,
     its Advantage Alignment for ``"aa"``, otherwise :class:`MaskedAdvantageAlignment`.
     Defaults: the IPD of Table 1 (T = 16, gamma 0.9), the classroom settings of
-    :mod:`aa_lib.presets` (feed-forward critic, centred advantages) without entropy
+    :mod:`aa_lib.training.presets` (feed-forward critic, centred advantages) without entropy
     bonus, and Adam with ``actor_lr=0.05`` on the 5 logits.
 
     Args:

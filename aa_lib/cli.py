@@ -70,7 +70,7 @@ def _positive_int(text: str) -> int:
 
 
 def cmd_train(args) -> int:
-    from .presets import preset
+    from .training.presets import preset
     from .training import CheckpointCallback, MetricLogger, ProgressBar, Trainer
 
     run_dir = Path(args.run_dir or f"runs/{args.game}_{args.algo}_{args.preset}_s{args.seed}")
@@ -135,7 +135,7 @@ def _load_agents(args, env):
 
 def cmd_league(args) -> int:
     from .evaluation import run_league
-    from .training.envs import make_env
+    from .games import make_env
 
     with _settings_errors("league"):
         options = json.loads(args.game_options) if args.game_options else {}
@@ -161,7 +161,7 @@ def cmd_probe(args) -> int:
 
     from .evaluation import cooperation_probe, exploitability, load_policy
     from .training.checkpoint import load_checkpoint
-    from .training.envs import make_env
+    from .games import make_env
 
     with _settings_errors("probe"):
         config = load_checkpoint(args.checkpoint)["config"]
@@ -179,7 +179,7 @@ def cmd_probe(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .algos import ALGORITHMS
-    from .training.envs import GAMES
+    from .games import GAMES
 
     parser = argparse.ArgumentParser(prog="aa", description="Advantage Alignment: train, league, probe.")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -23,7 +23,7 @@ notebooks' dashboards; the preset's own opponent setting, ``"replay"``), then
   to continue a run bit for bit), so :func:`aa_lib.evaluation.load_policy`
   loads it but ``Trainer.from_checkpoint`` does not; to warm-start training,
   load ``state["learners"][0]["policy"]`` into a new trainer's policy;
-- evaluates the policy with :func:`aa_lib.training.session.evaluate_policy`
+- evaluates the policy with :func:`aa_lib.evaluation.evaluate_policy`
   (per-step rewards in self-play and against scripted agents, and in the IPD
   P(cooperate | previous joint action) in self-play and against a random
   co-player, each with its Monte Carlo standard error) and writes
@@ -50,8 +50,9 @@ import torch
 from aa_lib.evaluation import load_policy
 from aa_lib.evaluation.commons import focal_evaluation
 from aa_lib.training.checkpoint import save_checkpoint
-from aa_lib.training.envs import make_env
-from aa_lib.training.session import evaluate_policy, train_session
+from aa_lib.games import make_env
+from aa_lib.evaluation import evaluate_policy
+from aa_lib.training.session import train_session
 
 ASSETS = Path(__file__).resolve().parent
 #: Scripted co-players every checkpoint is evaluated against, per game.

@@ -26,7 +26,7 @@ import torch
 
 from aa_lib.agents.scripted import CoinGrimTrigger, scripted_agent
 from aa_lib.evaluation import coin_pickups, run_league
-from aa_lib.presets import preset
+from aa_lib.training.presets import preset
 from aa_lib.training import Trainer
 
 DEFAULT_ALGOS = {"coin": ["aa", "ppo"], "negotiation": ["aa_factored", "aa", "ppo", "ppo_sr"]}

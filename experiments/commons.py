@@ -26,8 +26,9 @@ from pathlib import Path
 import torch
 
 from aa_lib.evaluation.commons import classify_behaviour, focal_evaluation, normalised_score, reference_returns
-from aa_lib.presets import preset
-from aa_lib.training import Trainer, make_env
+from aa_lib.training.presets import preset
+from aa_lib.games import make_env
+from aa_lib.training import Trainer
 from aa_lib.training.checkpoint import save_checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results" / "commons"

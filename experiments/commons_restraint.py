@@ -34,8 +34,8 @@ import torch.nn.functional as F
 from aa_lib.agents.scripted import GreedyHarvester
 from aa_lib.evaluation.commons import focal_evaluation
 from aa_lib.games.commons import ACTIONS, CHANNELS
-from aa_lib.presets import preset
-from aa_lib.training import make_env
+from aa_lib.training.presets import preset
+from aa_lib.games import make_env
 
 
 class RestrainedHarvester(GreedyHarvester):

@@ -20,7 +20,7 @@ import torch
 
 from aa_lib.evaluation import cooperation_probe, exploitability
 from aa_lib.exact.memory_one import STATE_NAMES
-from aa_lib.presets import preset
+from aa_lib.training.presets import preset
 from aa_lib.training import Trainer
 
 

@@ -37,7 +37,7 @@ from aa_lib.agents.distributions import CategoricalDist
 from aa_lib.agents.networks import Body, mlp
 from aa_lib.agents.policies import _NeuralPolicy
 from aa_lib.games.negotiation import N_ITEMS
-from aa_lib.presets import preset
+from aa_lib.training.presets import preset
 from aa_lib.training import Trainer
 
 try:  # as a script, and when loaded by the tests

@@ -37,7 +37,7 @@ import torch
 from aa_lib.agents.scripted import scripted_agent
 from aa_lib.evaluation import play
 from aa_lib.games.negotiation import OBS_LAYOUT
-from aa_lib.presets import preset
+from aa_lib.training.presets import preset
 from aa_lib.training import Trainer
 from aa_lib.training.rollout import collect_rollout
 

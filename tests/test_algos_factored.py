@@ -18,7 +18,7 @@ import torch
 from aa_lib.agents.distributions import SquashedGaussian
 from aa_lib.algos import FactoredAdvantageAlignment, LearnerBatch, make_algorithm
 from aa_lib.games.negotiation import NegotiationGame
-from aa_lib.presets import preset
+from aa_lib.training.presets import preset
 from aa_lib.training import Trainer
 from aa_lib.training.rollout import collect_rollout
 from experiment_scripts import load_experiment

@@ -2,7 +2,7 @@
 
 Each ``assets/<game>/<name>.pt`` comes with ``<name>.json`` written by
 ``assets/make_assets.py``: the metrics of
-:func:`aa_lib.training.session.evaluate_policy` with their Monte Carlo standard
+:func:`aa_lib.evaluation.evaluate_policy` with their Monte Carlo standard
 errors and the evaluation protocol. Here every checkpoint is evaluated again
 with the same protocol and a different seed; the two estimates are independent,
 so their difference has standard deviation ``sqrt(se_recorded^2 + se_fresh^2)``.
@@ -22,8 +22,8 @@ import torch
 
 from aa_lib.evaluation import load_policy, play
 from aa_lib.evaluation.commons import focal_evaluation
-from aa_lib.training import make_env
-from aa_lib.training.session import evaluate_policy
+from aa_lib.games import make_env
+from aa_lib.evaluation import evaluate_policy
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 CHECKPOINTS = sorted(ASSETS.rglob("*.pt"))

@@ -14,7 +14,7 @@ from aa_lib.agents.scripted import GreedyHarvester
 from aa_lib.evaluation.commons import commons_stats
 from aa_lib.games import make_generator
 from aa_lib.games.commons import ACTIONS, CHANNELS
-from aa_lib.training import make_env
+from aa_lib.games import make_env
 from experiment_scripts import load_experiment
 
 restraint = load_experiment("commons_restraint")

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from aa_lib.games.commons import CommonsHarvest
-from aa_lib.presets import preset
-from aa_lib.training import Trainer, make_env
+from aa_lib.training.presets import preset
+from aa_lib.games import make_env
+from aa_lib.training import Trainer
 from aa_lib.training.session import train_session
 
 TINY = dict(batch_size=2, horizon=6, iterations=2)

@@ -7,10 +7,12 @@ import torch
 
 from aa_lib.agents.scripted import AlwaysCooperate, AlwaysDefect, MemoryOneAgent, TitForTat
 from aa_lib.evaluation import cooperation_probe
-from aa_lib.presets import preset
-from aa_lib.training import Callback, Trainer, make_env
-from aa_lib.training.session import (DEFAULT_REPLAY, ScriptedOpponentTrainer, evaluate_policy, opponent_choices,
-                                     play_transcript, ratio_and_error, seed_summary, session_config, train_session)
+from aa_lib.training.presets import preset
+from aa_lib.games import make_env
+from aa_lib.training import Callback, Trainer
+from aa_lib.evaluation import evaluate_policy, play_transcript, ratio_and_error, seed_summary
+from aa_lib.training.session import (DEFAULT_REPLAY, ScriptedOpponentTrainer, opponent_choices, session_config,
+                                     train_session)
 
 TINY = dict(iterations=2, batch_size=8, device="cpu")
 
@@ -312,7 +314,7 @@ def test_training_figure_panels():
 
 
 def test_dashboard_references_and_beta_range_beyond_the_ipd():
-    from aa_lib.presets import preset
+    from aa_lib.training.presets import preset
     from aa_lib.viz.dashboard import training_dashboard
 
     coin = training_dashboard("coin", "aa", device="cpu")
@@ -337,7 +339,7 @@ def test_evaluate_policy_own_coin_share_in_the_coin_game():
     from aa_lib.agents.scripted import CoinAlwaysCooperate, CoinAlwaysDefect
     from aa_lib.evaluation import coin_pickups
     from aa_lib.games.coin import CoinGame
-    from aa_lib.training.session import evaluate_policy
+    from aa_lib.evaluation import evaluate_policy
 
     env = CoinGame(episode_length=16)
     ac = evaluate_policy(CoinAlwaysCooperate(), env, opponents=("self", "AD"), episodes=128)

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from aa_lib.presets import preset
+from aa_lib.training.presets import preset
 from aa_lib.training import Trainer
 from aa_lib.training.diagnostics import shaping_gradient_alignment
 

@@ -7,12 +7,12 @@ import torch
 from aa_lib.agents.scripted import AlwaysDefect, GrimTrigger, MemoryOneAgent, RandomAgent, TitForTat
 from aa_lib.exact.memory_one import finite_horizon_values, memory_one_values
 from aa_lib.games import IteratedMatrixGame, collect_rewards, make_generator
-from aa_lib.games.matrix import CHICKEN, GAMES, PRISONERS_DILEMMA
+from aa_lib.games.matrix import CHICKEN, MATRIX_GAMES, PRISONERS_DILEMMA
 
 
-@pytest.mark.parametrize("name", sorted(GAMES))
+@pytest.mark.parametrize("name", sorted(MATRIX_GAMES))
 def test_rewards_and_observations_for_every_joint_action(name):
-    game = GAMES[name]
+    game = MATRIX_GAMES[name]
     env = IteratedMatrixGame(game, episode_length=3)
     obs = env.reset(4)
     assert obs.shape == (2, 4, 5) and obs.dtype == torch.float32

@@ -14,7 +14,7 @@ from aa_lib.exact.estimators import (
 )
 from aa_lib.exact.memory_one import finite_horizon_solution
 from aa_lib.exact.tabular import solve_tabular, solve_tabular_logits
-from aa_lib.games.matrix import CHICKEN, GAMES, PRISONERS_DILEMMA
+from aa_lib.games.matrix import CHICKEN, MATRIX_GAMES, PRISONERS_DILEMMA
 
 DT = torch.float64
 
@@ -23,7 +23,7 @@ def random_logits(seed, *shape):
     return torch.randn(*shape, 5, generator=torch.Generator().manual_seed(seed), dtype=DT)
 
 
-@pytest.mark.parametrize("game", list(GAMES.values()), ids=list(GAMES))
+@pytest.mark.parametrize("game", list(MATRIX_GAMES.values()), ids=list(MATRIX_GAMES))
 def test_stationary_solver_matches_memory_one_solver(game):
     th1, th2 = random_logits(0, 3), random_logits(1, 3)
     ours = solve_tabular_logits(th1, th2, game, 0.9, 5)
@@ -119,7 +119,7 @@ def test_average_over_action():
         average_over_action(sol, a1, 3)
 
 
-@pytest.mark.parametrize("game", list(GAMES.values()), ids=list(GAMES))
+@pytest.mark.parametrize("game", list(MATRIX_GAMES.values()), ids=list(MATRIX_GAMES))
 def test_estimator_expectation_reproduces_the_policy_gradient(game):
     """E[sum_t gamma^t A1_t grad log pi1] = grad V1 (eq. 3), for stationary and time-dependent logits."""
     T, gamma = 4, 0.85

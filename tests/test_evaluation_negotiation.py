@@ -53,7 +53,7 @@ def test_negotiation_probes_reject_bad_input(env):
 
 
 def test_evaluate_policy_records_the_same_bids_as_bid_profile(env):
-    from aa_lib.training.session import evaluate_policy
+    from aa_lib.evaluation import evaluate_policy
 
     ac = scripted_agent(env, "AC")
     report = evaluate_policy(ac, env, opponents=("self", "AD"), episodes=64, seed=5)

@@ -6,7 +6,7 @@ import torch
 
 from aa_lib.games.matrix import (
     CHICKEN,
-    GAMES,
+    MATRIX_GAMES,
     MATCHING_PENNIES,
     PRISONERS_DILEMMA,
     STAG_HUNT,
@@ -77,7 +77,7 @@ def test_prisoners_dilemma_has_no_mixed_equilibrium():
 
 
 def test_pure_equilibria_pass_independent_deviation_check():
-    for game in GAMES.values():
+    for game in MATRIX_GAMES.values():
         for a1, a2 in itertools.product(range(2), repeat=2):
             is_eq = _is_best_response_mix(game, float(a1 == 0), float(a2 == 0))
             assert is_eq == ((a1, a2) in pure_nash_equilibria(game)), (game.name, a1, a2)

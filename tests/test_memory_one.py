@@ -13,7 +13,7 @@ from aa_lib.exact.memory_one import (
     per_step_values,
     policy_logits,
 )
-from aa_lib.games.matrix import CHICKEN, GAMES, MATCHING_PENNIES, PRISONERS_DILEMMA, STAG_HUNT
+from aa_lib.games.matrix import CHICKEN, MATRIX_GAMES, MATCHING_PENNIES, PRISONERS_DILEMMA, STAG_HUNT
 
 GAMMA = 0.96
 ALLC = policy_logits([1, 1, 1, 1, 1.0])
@@ -57,10 +57,10 @@ def _truncated_sum(theta1, theta2, payoffs, gamma, steps):
     return v1, v2
 
 
-@pytest.mark.parametrize("name", sorted(GAMES))
+@pytest.mark.parametrize("name", sorted(MATRIX_GAMES))
 @pytest.mark.parametrize("gamma", [0.5, 0.9, 0.96])
 def test_values_match_long_truncated_sum(name, gamma):
-    game = GAMES[name]
+    game = MATRIX_GAMES[name]
     gen = torch.Generator().manual_seed(hash((name, gamma)) % 2**31)
     th = torch.randn(2, 4, 5, generator=gen, dtype=torch.float64) * 1.5
     v1, v2 = memory_one_values(th[0], th[1], game, gamma)

@@ -10,7 +10,7 @@
 import pytest
 import torch
 
-from aa_lib.presets import preset
+from aa_lib.training.presets import preset
 from aa_lib.training.rollout import collect_rollout
 from experiment_scripts import load_experiment
 

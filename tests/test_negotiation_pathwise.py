@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from aa_lib.presets import preset
+from aa_lib.training.presets import preset
 from experiment_scripts import load_experiment
 
 npw = load_experiment("negotiation_pathwise")

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from aa_lib.agents import (SCRIPTED_NAMES, AlwaysCooperate, AlwaysDefect, CoinAlwaysCooperate, CoinAlwaysDefect,
+from aa_lib.agents import (SCRIPTED_NAMES, scripted_names, AlwaysCooperate, AlwaysDefect, CoinAlwaysCooperate, CoinAlwaysDefect,
                            GreedyHarvester, GrimTrigger, MemoryOneAgent, NegotiationAlwaysCooperate,
                            NegotiationAlwaysDefect, RandomAgent, RandomProposals, TitForTat, scripted_agent)
-from aa_lib.agents.scripted import _torus_distance
+from aa_lib.games.coin import torus_distance
 from aa_lib.games import (CoinGame, CommonsConfig, CommonsHarvest, IteratedMatrixGame, JointPolicy,
                           NegotiationGame, collect_rewards, make_generator)
 from aa_lib.games.commons import ACTIONS, CHANNELS
@@ -100,7 +100,7 @@ def test_coin_defector_always_steps_closer_to_the_coin(g):
         move = CoinAlwaysDefect().act(obs[seat], gen)
         me = env.positions[seat]
         after = env._move_table[me * 4 + move]
-        assert (_torus_distance(after, env.coin, g) == _torus_distance(me, env.coin, g) - 1).all()
+        assert (torus_distance(after, env.coin, g) == torus_distance(me, env.coin, g) - 1).all()
 
 
 def test_coin_cooperator_only_takes_its_own_coins():
@@ -186,7 +186,8 @@ def test_greedy_harvesters_eat_faster_than_random_agents():
 
 def test_scripted_agent_factory():
     for env in (IteratedMatrixGame(), CoinGame(), NegotiationGame(), CommonsHarvest(layout="small")):
-        names = SCRIPTED_NAMES[type(env).__name__]
+        names = scripted_names(env)
+        assert names == SCRIPTED_NAMES[type(env)]
         for name in names:
             agent = scripted_agent(env, name)
             obs = env.reset(3, generator=make_generator(0))

@@ -40,7 +40,7 @@ from aa_lib.exact.shaping import (
 from aa_lib.exact.tabular import solve_tabular
 from aa_lib.games.matrix import (
     CHICKEN,
-    GAMES,
+    MATRIX_GAMES,
     MATCHING_PENNIES,
     PRISONERS_DILEMMA,
     STAG_HUNT,
@@ -235,7 +235,7 @@ def test_theorem1_orthonormality_is_impossible_but_shared_features_break_the_for
 T_NASH, GAMMA_NASH = 3, 0.9
 
 
-@pytest.mark.parametrize("game", list(GAMES.values()), ids=list(GAMES))
+@pytest.mark.parametrize("game", list(MATRIX_GAMES.values()), ids=list(MATRIX_GAMES))
 def test_stage_equilibria_lifted_are_nash_and_pure_profiles_have_zero_aa_term(game):
     for label, p1, p2 in stage_equilibrium_profiles(game):
         e1, e2 = exploitability(p1, p2, game, GAMMA_NASH, T_NASH)

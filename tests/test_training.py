@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from aa_lib.presets import preset
+from aa_lib.training.presets import preset
 from aa_lib.training import (AgentReplayBuffer, CheckpointCallback, MetricLogger, NonFiniteLossError,
                              TrainConfig, Trainer, load_checkpoint, save_checkpoint)
 from aa_lib.training.rollout import Trajectory, collect_rollout
@@ -170,7 +170,7 @@ def test_config_validation_and_presets():
 @pytest.mark.parametrize("device", ["cuda", "cuda:0"])
 def test_a_cuda_device_without_a_gpu_is_refused_up_front(monkeypatch, device):
     """Without a usable GPU (here simulated), asking for CUDA fails with our message, not torch's."""
-    from aa_lib.training.envs import make_env
+    from aa_lib.games import make_env
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match=r"config.device=.*cuda.*no CUDA GPU"):
         Trainer(replace(_tiny("aa"), device=device))

@@ -11,6 +11,7 @@ from .networks import Body
 from .policies import Action, ContinuousPolicy, DiscretePolicy, MemoryOnePolicy, ScriptedPolicy, make_policy
 from .scripted import (
     SCRIPTED_NAMES,
+    scripted_names,
     AlwaysCooperate,
     AlwaysDefect,
     CoinAlwaysCooperate,
@@ -41,6 +42,7 @@ __all__ = [
     "make_critic",
     "make_policy",
     "SCRIPTED_NAMES",
+    "scripted_names",
     "AlwaysCooperate",
     "AlwaysDefect",
     "CoinAlwaysCooperate",

@@ -34,8 +34,11 @@ from typing import Optional
 import torch
 
 from .._validation import check_positive_int, check_probabilities, check_tensor
-from ..games.coin import MOVES as COIN_MOVES
+from ..games.coin import CoinGame, coin_move_targets, moves_towards
+from ..games.commons import ACTIONS, CHANNELS, CommonsConfig, CommonsHarvest, beam_offsets
+from ..games.iterated import IteratedMatrixGame
 from ..games.negotiation import OBS_LAYOUT as NEGOTIATION_OBS
+from ..games.negotiation import NegotiationGame
 
 __all__ = [
     "ScriptedAgent",
@@ -54,6 +57,7 @@ __all__ = [
     "GreedyHarvester",
     "scripted_agent",
     "SCRIPTED_NAMES",
+    "scripted_names",
 ]
 
 
@@ -256,27 +260,6 @@ def _coin_geometry(obs: torch.Tensor, who: str):
     return me, coin, mine, g
 
 
-def _coin_move_targets(me: torch.Tensor, g: int) -> torch.Tensor:
-    """Cell reached by each move of :data:`aa_lib.games.coin.MOVES`: ``[B, 4]``."""
-    moves = torch.tensor(COIN_MOVES, device=me.device)  # [4, 2]
-    row = (me[:, None] // g + moves[:, 0]) % g
-    col = (me[:, None] % g + moves[:, 1]) % g
-    return row * g + col
-
-
-def _torus_distance(a: torch.Tensor, b: torch.Tensor, g: int) -> torch.Tensor:
-    """Number of moves between flat cells ``a`` and ``b`` on the g x g torus."""
-    dr = (a // g - b // g) % g
-    dc = (a % g - b % g) % g
-    return torch.minimum(dr, g - dr) + torch.minimum(dc, g - dc)
-
-
-def _moves_towards(me: torch.Tensor, target: torch.Tensor, g: int) -> torch.Tensor:
-    """``[B, 4]`` bool: moves that bring ``me`` one step closer to ``target`` on the torus."""
-    reached = _coin_move_targets(me, g)
-    return _torus_distance(reached, target[:, None], g) < _torus_distance(me, target, g)[:, None]
-
-
 class CoinAlwaysDefect(ScriptedAgent):
     """Walks a shortest torus path to the coin, whatever its colour (ties broken at random)."""
 
@@ -284,7 +267,7 @@ class CoinAlwaysDefect(ScriptedAgent):
 
     def act(self, obs, generator=None):
         me, coin, _, g = _coin_geometry(obs, self.name)
-        return _random_argmax(_moves_towards(me, coin, g), generator)
+        return _random_argmax(moves_towards(me, coin, g), generator)
 
 
 class CoinAlwaysCooperate(ScriptedAgent):
@@ -298,8 +281,8 @@ class CoinAlwaysCooperate(ScriptedAgent):
 
     def act(self, obs, generator=None):
         me, coin, mine, g = _coin_geometry(obs, self.name)
-        towards = _moves_towards(me, coin, g)
-        avoiding = _coin_move_targets(me, g) != coin[:, None]
+        towards = moves_towards(me, coin, g)
+        avoiding = coin_move_targets(me, g) != coin[:, None]
         return _random_argmax(torch.where(mine[:, None], towards, avoiding), generator)
 
 
@@ -420,7 +403,6 @@ class GreedyHarvester(ScriptedAgent):
     name = "Greedy"
 
     def __init__(self, config=None, zap: bool = False, turn_probability: float = 0.1):
-        from ..games.commons import CommonsConfig, beam_offsets
 
         self.config = config or CommonsConfig()
         self.zap = bool(zap)
@@ -428,7 +410,6 @@ class GreedyHarvester(ScriptedAgent):
         self._beam = [cell for ray in beam_offsets(self.config) for cell in ray]  # (ahead, right)
 
     def act(self, obs, generator=None):
-        from ..games.commons import ACTIONS, CHANNELS
 
         c = self.config
         rows, cols = c.view_ahead + 1 + c.view_behind, 2 * c.view_sides + 1
@@ -467,7 +448,6 @@ class GreedyHarvester(ScriptedAgent):
 
     def can_zap(self, obs: torch.Tensor) -> torch.Tensor:
         """``[B]`` bool: the agent is ready to fire and another agent stands in its beam."""
-        from ..games.commons import CHANNELS
 
         c = self.config
         rows, cols = obs.shape[-2:]
@@ -485,32 +465,43 @@ class GreedyHarvester(ScriptedAgent):
 
 
 # ------------------------------------------------------------------ factory
-#: Short names accepted by :func:`scripted_agent`, per environment class name.
+#: Short names accepted by :func:`scripted_agent`, per environment class (see :func:`scripted_names`).
 SCRIPTED_NAMES = {
-    "IteratedMatrixGame": ("AC", "AD", "TFT", "Grim", "Random"),
-    "CoinGame": ("AC", "AD", "Random"),
-    "NegotiationGame": ("AC", "AD", "Random"),
-    "CommonsHarvest": ("Greedy", "Random"),
+    IteratedMatrixGame: ("AC", "AD", "TFT", "Grim", "Random"),
+    CoinGame: ("AC", "AD", "Random"),
+    NegotiationGame: ("AC", "AD", "Random"),
+    CommonsHarvest: ("Greedy", "Random"),
 }
+
+
+def _game_class(env_or_class) -> Optional[type]:
+    """The class of :data:`SCRIPTED_NAMES` that ``env_or_class`` (an environment or its class) is, or None."""
+    cls = env_or_class if isinstance(env_or_class, type) else type(env_or_class)
+    return next((game for game in SCRIPTED_NAMES if issubclass(cls, game)), None)
+
+
+def scripted_names(env_or_class) -> tuple:
+    """Short names of the scripted agents of an environment (or environment class); ``()`` if it has none."""
+    return SCRIPTED_NAMES.get(_game_class(env_or_class), ())
 
 
 def scripted_agent(env, name: str) -> ScriptedAgent:
     """The scripted agent called ``name`` for environment ``env`` (see :data:`SCRIPTED_NAMES`)."""
-    kind = type(env).__name__
-    names = SCRIPTED_NAMES.get(kind)
-    if names is None:
-        raise ValueError(f"no scripted agents for environment {kind}")
+    kind = _game_class(env)
+    if kind is None:
+        raise ValueError(f"no scripted agents for environment {type(env).__name__}")
+    names = SCRIPTED_NAMES[kind]
     if name not in names:
-        raise ValueError(f"unknown scripted agent {name!r} for {kind}; choose from {names}")
+        raise ValueError(f"unknown scripted agent {name!r} for {kind.__name__}; choose from {names}")
     makers = {
-        "IteratedMatrixGame": {"AC": AlwaysCooperate, "AD": AlwaysDefect, "TFT": TitForTat,
-                               "Grim": GrimTrigger, "Random": lambda: RandomAgent(2)},
-        "CoinGame": {"AC": CoinAlwaysCooperate, "AD": CoinAlwaysDefect,
-                     "Random": lambda: RandomAgent(env.n_actions)},
-        "NegotiationGame": {"AC": lambda: NegotiationAlwaysCooperate(high_bid=env.action_high),
-                            "AD": lambda: NegotiationAlwaysDefect(env.action_high),
-                            "Random": lambda: RandomProposals(env.action_high)},
-        "CommonsHarvest": {"Greedy": lambda: GreedyHarvester(env.config),
-                           "Random": lambda: RandomAgent(env.n_actions)},
+        IteratedMatrixGame: {"AC": AlwaysCooperate, "AD": AlwaysDefect, "TFT": TitForTat,
+                             "Grim": GrimTrigger, "Random": lambda: RandomAgent(2)},
+        CoinGame: {"AC": CoinAlwaysCooperate, "AD": CoinAlwaysDefect,
+                   "Random": lambda: RandomAgent(env.n_actions)},
+        NegotiationGame: {"AC": lambda: NegotiationAlwaysCooperate(high_bid=env.action_high),
+                          "AD": lambda: NegotiationAlwaysDefect(env.action_high),
+                          "Random": lambda: RandomProposals(env.action_high)},
+        CommonsHarvest: {"Greedy": lambda: GreedyHarvester(env.config),
+                         "Random": lambda: RandomAgent(env.n_actions)},
     }
     return makers[kind][name]()

@@ -44,6 +44,7 @@ from ..agents.scripted import scripted_agent
 from ..games.commons import CommonsHarvest
 from ..training.rollout import collect_rollout
 from .match import as_policy
+from .summary import Evaluation, ratio_and_error
 
 __all__ = ["PolicyAgent", "plot_episode_frames", "CommonsStats", "patch_labels", "patches_alive", "commons_stats",
            "focal_evaluation",
@@ -156,7 +157,6 @@ def _summarise(stats: CommonsStats, seats: Sequence[int], who: str, metrics: dic
     early, total = rewards[..., : T // 2].sum((0, 2)), rewards.sum((0, 2))  # [B]
     key = f"first_half_share/{who}"
     if float(total.sum()) > 0:  # ratio estimate over episodes (delta method, as ratio_and_error)
-        from ..training.session import ratio_and_error  # here: session imports this package
         metrics[key], errors[key] = ratio_and_error(early.cpu(), total.cpu())
 
 
@@ -175,9 +175,8 @@ def focal_evaluation(policy, env, *, n_invaders: int = 2, invader: str = "Greedy
         self_play: also measure the policy in every seat (keys ``*/self``).
 
     Returns:
-        an :class:`~aa_lib.training.session.Evaluation` (metrics, standard errors, protocol).
+        an :class:`~aa_lib.evaluation.summary.Evaluation` (metrics, standard errors, protocol).
     """
-    from ..training.session import Evaluation  # imported here: aa_lib.training.session imports this package
 
     env = _check_env(env)
     if check_positive_int(episodes, "episodes") < 2:

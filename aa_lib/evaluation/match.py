@@ -38,7 +38,7 @@ def play(env, agents: Sequence, batch_size: int = 256, generator: torch.Generato
 def load_policy(path, learner: int = 0, device: str = "cpu"):
     """The policy of learner ``learner`` stored in a trainer checkpoint (``weights_only`` load)."""
     from ..agents.policies import MemoryOnePolicy, make_policy
-    from ..training.envs import make_env
+    from ..games import make_env
 
     state = load_checkpoint(path, map_location=device)
     if state.get("format") != "aa_lib.trainer/1":

@@ -13,7 +13,7 @@ from typing import Dict, Optional, Sequence
 import torch
 
 from ..agents.scripted import scripted_agent
-from ..games.negotiation import OBS_LAYOUT
+from ..games.negotiation import OBS_LAYOUT, NegotiationGame
 from ..training.rollout import collect_rollout
 from .match import as_policy
 
@@ -21,7 +21,7 @@ __all__ = ["bid_profile", "bids_by_round", "episode_bids", "negotiation_transcri
 
 
 def _check_env(env) -> None:
-    if type(env).__name__ != "NegotiationGame":
+    if not isinstance(env, NegotiationGame):
         raise ValueError(f"needs a NegotiationGame environment, got {type(env).__name__}")
 
 

@@ -15,7 +15,8 @@ from typing import Dict, Optional
 import torch
 
 from .._validation import check_positive_int
-from ..agents.scripted import RandomAgent, _coin_move_targets, _moves_towards, _torus_distance, scripted_agent
+from ..agents.scripted import RandomAgent, scripted_agent
+from ..games.coin import CoinGame, coin_move_targets, moves_towards, torus_distance
 from ..exact.memory_one import STATE_NAMES
 from ..training.rollout import collect_rollout
 from .match import as_policy, play
@@ -117,7 +118,7 @@ def coin_pickups(policy, env, opponent="self", batch_size: int = 512,
     own coins, as Always Cooperate; about 0.5: any coin, as Always Defect), the
     pickups per step and game, and the per-step rewards of the two seats.
     """
-    if type(env).__name__ != "CoinGame":
+    if not isinstance(env, CoinGame):
         raise ValueError(f"coin_pickups needs a CoinGame environment, got {type(env).__name__}")
     me = as_policy(policy)
     if isinstance(opponent, str) and opponent != "self":
@@ -190,7 +191,7 @@ def coin_retaliation(policy, env, opponent="self", batch_size: int = 1024,
     :func:`retaliation_shares` to seat 1 (see there for why only steps with a coin
     of the co-player's colour count).
     """
-    if type(env).__name__ != "CoinGame":
+    if not isinstance(env, CoinGame):
         raise ValueError(f"coin_retaliation needs a CoinGame environment, got {type(env).__name__}")
     me = as_policy(policy)
     if isinstance(opponent, str):
@@ -203,7 +204,7 @@ def coin_retaliation(policy, env, opponent="self", batch_size: int = 1024,
 
 def _torus_step(cells: torch.Tensor, moves: torch.Tensor, g: int) -> torch.Tensor:
     """Flat cells ``[N]`` after one move each (indices into the Coin Game's MOVES, with wrap-around)."""
-    return _coin_move_targets(cells, g).gather(1, moves[:, None]).squeeze(1)
+    return coin_move_targets(cells, g).gather(1, moves[:, None]).squeeze(1)
 
 
 @torch.no_grad()
@@ -230,7 +231,7 @@ def coin_counterfactual_probe(policy, env, n_histories: int = 1024, generator: O
     probability of the moves that bring the agent closer to Y at the last step in both
     cases, their paired difference and its standard error over the ``n_histories`` pairs.
     """
-    if type(env).__name__ != "CoinGame":
+    if not isinstance(env, CoinGame):
         raise ValueError(f"coin_counterfactual_probe needs a CoinGame environment, got {type(env).__name__}")
     if not hasattr(policy, "sequence_distribution"):
         raise ValueError("coin_counterfactual_probe needs a learned policy with sequence_distribution")
@@ -245,7 +246,7 @@ def coin_counterfactual_probe(policy, env, n_histories: int = 1024, generator: O
     m2, o2 = _torus_step(m1, draw(4, pool), g), _torus_step(o1, draw(4, pool), g)
     y = draw(cells, pool)  # the co-player's coin
     valid = (x != m0) & (m1 != x) & (y != m0) & (y != o0) & (y != m1) & (y != o1) & (y != m2) & (y != o2)
-    valid &= _torus_distance(m2, y, g) > 0
+    valid &= torus_distance(m2, y, g) > 0
     keep = valid.nonzero().squeeze(-1)[:n_histories]
     if keep.numel() < n_histories:  # pragma: no cover - 16x oversampling makes this practically impossible
         raise RuntimeError("could not draw enough valid histories; try again with another generator")
@@ -270,7 +271,7 @@ def coin_counterfactual_probe(policy, env, n_histories: int = 1024, generator: O
         me = as_policy(policy)
         prefix = collect_rollout(env, [me, me], n, generator).obs[0, :, :prefix_steps]  # [N, L, *obs]
         histories = {k: list(prefix.unbind(1)) + seq for k, seq in histories.items()}
-    closer = _moves_towards(m2, y, g)  # [N, 4]: moves that bring the agent closer to the coin
+    closer = moves_towards(m2, y, g)  # [N, 4]: moves that bring the agent closer to the coin
     approach = {}
     for key, seq in histories.items():
         probs = policy.sequence_distribution(torch.stack(seq, dim=1)).probs[:, -1]  # [N, 4] at the last step

@@ -39,11 +39,35 @@ import torch
 from .._validation import check_positive_int
 from .base import BatchedEnv, StepResult
 
-__all__ = ["CoinGame", "MOVES", "MOVE_NAMES"]
+__all__ = ["CoinGame", "MOVES", "MOVE_NAMES", "coin_move_targets", "moves_towards", "torus_distance"]
 
 #: The 4 actions as (row, column) steps: right, left, down, up.
 MOVES = ((0, 1), (0, -1), (1, 0), (-1, 0))
 MOVE_NAMES = ("right", "left", "down", "up")
+
+
+# ------------------------------------------------------------------ torus geometry (flat cells row * g + col)
+def coin_move_targets(me: torch.Tensor, g: int) -> torch.Tensor:
+    """Cell reached by each move of :data:`MOVES`: ``[B, 4]``."""
+    moves = torch.tensor(MOVES, device=me.device)  # [4, 2]
+    row = (me[:, None] // g + moves[:, 0]) % g
+    col = (me[:, None] % g + moves[:, 1]) % g
+    return row * g + col
+
+
+def torus_distance(a: torch.Tensor, b: torch.Tensor, g: int) -> torch.Tensor:
+    """Number of moves between flat cells ``a`` and ``b`` on the g x g torus."""
+    dr = (a // g - b // g) % g
+    dc = (a % g - b % g) % g
+    return torch.minimum(dr, g - dr) + torch.minimum(dc, g - dc)
+
+
+def moves_towards(me: torch.Tensor, target: torch.Tensor, g: int) -> torch.Tensor:
+    """``[B, 4]`` bool: moves that bring ``me`` one step closer to ``target`` on the torus."""
+    reached = coin_move_targets(me, g)
+    return torus_distance(reached, target[:, None], g) < torus_distance(me, target, g)[:, None]
+
+
 _OBS_TABLE_BYTES = 16 * 2 ** 20
 
 

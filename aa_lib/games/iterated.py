@@ -22,7 +22,7 @@ import torch
 from .base import BatchedEnv, StepResult
 from .matrix import PRISONERS_DILEMMA, MatrixGame, as_payoff_tensor
 
-__all__ = ["IteratedMatrixGame"]
+__all__ = ["IteratedMatrixGame", "is_iterated_2x2"]
 
 
 class IteratedMatrixGame(BatchedEnv):
@@ -104,3 +104,8 @@ class IteratedMatrixGame(BatchedEnv):
         ax.set_xticks(range(0, T, max(1, T // 8)))
         ax.set_xlabel("step")
         ax.set_title(f"{snapshot['game']}, t = {snapshot['t']}: green {names[0]}, red {names[1]}")
+
+
+def is_iterated_2x2(env) -> bool:
+    """Two players with the one-hot observations [5] of :class:`~aa_lib.games.iterated.IteratedMatrixGame`."""
+    return env.n_players == 2 and tuple(env.observation_shape) == (5,)

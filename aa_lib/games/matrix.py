@@ -28,7 +28,7 @@ __all__ = [
     "CHICKEN",
     "STAG_HUNT",
     "MATCHING_PENNIES",
-    "GAMES",
+    "MATRIX_GAMES",
     "as_payoff_tensor",
     "symmetric_game",
     "outcome_payoffs",
@@ -105,7 +105,7 @@ MATCHING_PENNIES = MatrixGame(
     "Zero-sum: no pure equilibrium, a unique mixed one at (1/2, 1/2).",
 )
 
-GAMES = {g.name: g for g in (PRISONERS_DILEMMA, CHICKEN, STAG_HUNT, MATCHING_PENNIES)}
+MATRIX_GAMES = {g.name: g for g in (PRISONERS_DILEMMA, CHICKEN, STAG_HUNT, MATCHING_PENNIES)}
 
 
 def as_payoff_tensor(game, dtype=torch.float64, device=None) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Callbacks of the training loop: progress bar, metric logs, live plots, checkpoints.
+"""Callbacks of the training loop: progress bar, metric logs, checkpoints (the live plot: :mod:`aa_lib.viz.live`).
 
 A callback is any object with some of ``on_train_start(trainer)``,
 ``on_iteration_end(trainer, metrics)`` and ``on_train_end(trainer)``.
@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
-__all__ = ["Callback", "ProgressBar", "MetricLogger", "LivePlot", "CheckpointCallback"]
+__all__ = ["Callback", "ProgressBar", "MetricLogger", "CheckpointCallback"]
 
 
 class Callback:
@@ -80,32 +80,6 @@ class MetricLogger(Callback):
                 if new:
                     writer.writeheader()
                 writer.writerow(metrics)
-
-
-class LivePlot(Callback):
-    """Redraw training curves in a notebook every ``every`` iterations (matplotlib inline)."""
-
-    def __init__(self, keys: Sequence[str] = ("reward", "cooperation"), every: int = 10):
-        self.keys, self.every = tuple(keys), max(1, every)
-
-    def on_iteration_end(self, trainer, metrics) -> None:
-        if trainer.iteration % self.every == 0:
-            self.draw(trainer.history)
-
-    def on_train_end(self, trainer) -> None:
-        self.draw(trainer.history)
-
-    def draw(self, history) -> None:
-        from IPython.display import clear_output, display
-
-        from ..viz.training import plot_training_curves
-
-        fig = plot_training_curves(history, self.keys)
-        clear_output(wait=True)
-        display(fig)
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
 
 
 class CheckpointCallback(Callback):

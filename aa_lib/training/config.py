@@ -9,7 +9,7 @@ __all__ = ["TrainConfig"]
 
 @dataclass
 class TrainConfig:
-    """Everything a training run needs. Paper values are in :mod:`aa_lib.presets`."""
+    """Everything a training run needs. Paper values are in :mod:`aa_lib.training.presets`."""
 
     #: Game name: "ipd", "coin", "negotiation" or "commons".
     game: str = "ipd"

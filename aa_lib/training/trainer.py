@@ -31,7 +31,7 @@ from ..games.base import BatchedEnv
 from ..algos import LearnerBatch, LolaDice, loqa_opponent_probs, make_algorithm
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .envs import make_env
+from ..games.registry import make_env
 from .replay import AgentReplayBuffer
 from .rollout import Trajectory, collect_mixed_rollout
 

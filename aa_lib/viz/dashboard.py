@@ -191,7 +191,7 @@ class TrainingDashboard:
                  probe_batch_size: int = 256, extra_callbacks: Sequence = ()):
         import ipywidgets as widgets
 
-        from ..presets import AA_FAMILY, preset
+        from ..training.presets import AA_FAMILY, preset
         from ..training.session import opponent_choices
 
         menu = dashboard_algorithms(game)
@@ -247,7 +247,7 @@ class TrainingDashboard:
 
     # ------------------------------------------------------------------ state
     def _on_algo(self, change) -> None:
-        from ..presets import AA_FAMILY
+        from ..training.presets import AA_FAMILY
 
         self.beta.disabled = change["new"] not in AA_FAMILY  # naive / PPO have no shaping term
         new_beta = self.preset_betas.get(change["new"])
@@ -325,16 +325,16 @@ class TrainingDashboard:
         """
         import torch
 
-        from ..agents.scripted import SCRIPTED_NAMES, scripted_agent
+        from ..agents.scripted import scripted_agent, scripted_names
         from ..evaluation import play
-        from ..training.envs import make_env
-        from ..training.session import is_iterated_2x2
+        from ..games import make_env
+        from ..games.iterated import is_iterated_2x2
 
         env = make_env(config.game, **config.game_options)
         if is_iterated_2x2(env) and hasattr(env, "game"):
             payoffs = env.game.payoffs
             return {"all cooperate": float(payoffs[0, 0, 0]), "all defect": float(payoffs[0, 1, 1])}
-        if env.n_players != 2 or not {"AC", "AD"} <= set(SCRIPTED_NAMES.get(type(env).__name__, ())):
+        if env.n_players != 2 or not {"AC", "AD"} <= set(scripted_names(env)):
             return None
         generator = torch.Generator(device=env.device).manual_seed(0)
         return {label: float(play(env, [scripted_agent(env, name)] * 2, 256, generator).mean())
@@ -345,7 +345,7 @@ class TrainingDashboard:
         import torch
 
         from ..evaluation import cooperation_probe
-        from ..training.session import is_iterated_2x2
+        from ..games.iterated import is_iterated_2x2
 
         env = result.env
         if not result.history or not is_iterated_2x2(env):

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Dict
 
-from .training.config import TrainConfig
+from .config import TrainConfig
 
 __all__ = ["PRESETS", "preset", "AA_FAMILY", "ALGO_OVERRIDES"]
 
