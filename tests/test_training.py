@@ -303,3 +303,93 @@ def test_estimate_shaping_lambda_override_equals_the_config_setting():
     assert base.estimate(traj).shaping_advantages is None  # same lambda as the policy gradient
     assert torch.equal(base.estimate(traj, 0.0).shaping_advantages, zero.estimate(traj).shaping_advantages)
     assert base.config.shaping_gae_lambda is None  # the override does not touch the config
+
+
+# --------------------------------------------------- the learning rule's hooks (issue 18)
+def test_a_new_rule_brings_its_own_data_and_update_through_the_hooks(monkeypatch):
+    """A rule defined outside the library plugs in by its hooks alone: it refuses a game, adds its own
+    per-seat data to the estimates and the learner batch, and may take over the actor update."""
+    from dataclasses import dataclass
+
+    from aa_lib.algos import ALGORITHMS, PolicyGradientAlgorithm
+
+    calls = []
+
+    @dataclass
+    class RewardWeighted(PolicyGradientAlgorithm):
+        """Weights log pi by the learner's raw rewards; with ``own_update`` it never moves the policy."""
+        name = "reward_weighted"
+        own_update: bool = False
+
+        def validate(self, env, game=""):
+            if env.episode_length < 3:
+                raise ValueError(f"reward_weighted needs 3 steps or more; {game!r} has {env.episode_length}")
+
+        def extend_estimates(self, est, inputs):
+            est.extras["rewards"] = 2.0 * inputs.traj.rewards
+
+        def extend_batch(self, batch, est, traj, rows):
+            batch.extras["rewards"] = rows.own(est.extras["rewards"])
+
+        def weights(self, batch):
+            return batch.extras["rewards"]
+
+        def update_actor(self, trainer, learner_index, chunks, traj, est):
+            if not self.own_update:
+                return None
+            calls.append((learner_index, sum(c.size for c in chunks), tuple(est.advantages.shape)))
+            return {"own_update": 1.0}
+
+    monkeypatch.setitem(ALGORITHMS, "reward_weighted", RewardWeighted)
+    with pytest.raises(ValueError, match="3 steps or more; 'ipd' has 2"):
+        Trainer(_tiny("reward_weighted", game_options={"episode_length": 2}))
+    trainer = Trainer(_tiny("reward_weighted"))
+    trainer.train(1)
+    _, traj, mask = trainer.collect()
+    est = trainer.estimate(traj, learner_mask=mask)
+    assert torch.equal(est.extras["rewards"], 2.0 * traj.rewards)
+    rows = trainer._rows(0, mask)
+    batch = trainer.learner_batch(traj, est, rows)
+    assert torch.equal(batch.extras["rewards"], torch.cat([2.0 * traj.rewards[s][idx] for s, idx in rows]))
+    assert torch.equal(trainer.algo.final_weights(batch), batch.extras["rewards"])
+    before = [p.detach().clone() for p in trainer.policy.parameters()]
+    trainer.train(2)
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.policy.parameters()))  # default update
+    # its own update replaces the trainer's: the policy stays, the critic still learns
+    own = Trainer(_tiny("reward_weighted", algo_options={"own_update": True}))
+    policy, critic = ([p.detach().clone() for p in m.parameters()] for m in (own.policy, own.learners[0].critic))
+    own.train(2)
+    assert calls == [(0, 12, (2, 12, 5))] * 2 and own.history[-1]["own_update"] == 1.0
+    assert all(torch.equal(a, b) for a, b in zip(policy, own.policy.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(critic, own.learners[0].critic.parameters()))
+
+
+def test_the_trainer_never_asks_which_rule_it_runs():
+    """trainer.py calls no isinstance / hasattr / getattr on its rule and imports no concrete rule."""
+    import ast
+    import inspect
+
+    import aa_lib.algos as algos
+    from aa_lib.training import trainer as trainer_module
+
+    tree = ast.parse(inspect.getsource(trainer_module))
+    rule_classes = {name for name in algos.__all__ if isinstance(getattr(algos, name), type)
+                    and issubclass(getattr(algos, name), algos.LearningRule)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id in ("isinstance", "hasattr", "getattr"):
+            assert "algo" not in ast.unparse(node.args[0]), ast.unparse(node)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("algos"):
+            assert not {a.name for a in node.names} & rule_classes, ast.unparse(node)
+
+
+def test_beta_is_a_property_of_the_rule_read_by_the_presets():
+    from aa_lib.algos import ALGORITHMS, rule_takes_beta
+    from aa_lib.training.presets import AA_FAMILY
+
+    assert rule_takes_beta("aa") and rule_takes_beta("loqa") and rule_takes_beta("aa_vengeful")
+    assert rule_takes_beta("aa_factored") and not rule_takes_beta("ppo") and not rule_takes_beta("lola_dice")
+    for name in ALGORITHMS:
+        assert ("beta" in preset("ipd", name).algo_options) == rule_takes_beta(name) == (name in AA_FAMILY), name
+    with pytest.raises(ValueError, match="unknown algorithm 'nope'"):
+        rule_takes_beta("nope")

@@ -1,6 +1,10 @@
 """Learning rules, one file each; every one is a loss on a batch of trajectories.
 
-``make_algorithm(name, **options)`` builds one by name:
+Each rule derives from :class:`~aa_lib.algos.base.LearningRule` and owns what it needs: the
+trainer calls its hooks (``validate``, ``extend_estimates``, ``extend_batch``, ``update_actor``)
+and never asks which rule it runs. A new rule is one file here and one line of :data:`ALGORITHMS`.
+``make_algorithm(name, **options)`` builds one by name; ``rule_takes_beta(name)`` says whether it
+has an Advantage Alignment weight ``beta``:
 
 =================  ==========================================================
 ``naive``          naive actor-critic (REINFORCE with a critic baseline, eq. 3)
@@ -20,7 +24,8 @@ from __future__ import annotations
 from functools import partial
 
 from .advantage_alignment import SIGN_MASKS, AdvantageAlignment, ProximalAdvantageAlignment
-from .base import LearnerBatch, PolicyGradientAlgorithm, time_discounts
+from .base import (EstimateInputs, LearnerBatch, LearningRule, PolicyGradientAlgorithm, SeatEstimates, SeatRows,
+                   centre_per_seat, time_discounts)
 from .factored import FactoredAdvantageAlignment
 from .lola_dice import LolaDice, dice_objective, magic_box
 from .loqa import LOQA, loqa_opponent_probs
@@ -28,7 +33,8 @@ from .naive import NaiveActorCritic
 from .ppo import PPO, PPOSummedRewards
 
 __all__ = [
-    "ALGORITHMS", "make_algorithm", "LearnerBatch", "PolicyGradientAlgorithm", "NaiveActorCritic", "PPO",
+    "ALGORITHMS", "make_algorithm", "rule_class", "rule_takes_beta", "LearningRule", "LearnerBatch",
+    "SeatEstimates", "EstimateInputs", "SeatRows", "centre_per_seat", "PolicyGradientAlgorithm", "NaiveActorCritic", "PPO",
     "PPOSummedRewards", "AdvantageAlignment", "ProximalAdvantageAlignment", "FactoredAdvantageAlignment",
     "LOQA", "LolaDice",
     "SIGN_MASKS", "dice_objective", "magic_box", "loqa_opponent_probs", "time_discounts",
@@ -47,10 +53,26 @@ ALGORITHMS = {
 ALGORITHMS.update({f"aa_{mask}": partial(AdvantageAlignment, sign_mask=mask) for mask in SIGN_MASKS})
 
 
-def make_algorithm(name: str, **options):
-    """Build the learning rule called ``name`` (see the module table) with ``options``."""
+def _check_name(name: str) -> None:
     if name not in ALGORITHMS:
         raise ValueError(f"unknown algorithm {name!r}; choose one of {sorted(ALGORITHMS)}")
+
+
+def rule_class(name: str) -> type:
+    """The :class:`~aa_lib.algos.base.LearningRule` subclass registered as ``name``."""
+    _check_name(name)
+    entry = ALGORITHMS[name]
+    return entry.func if isinstance(entry, partial) else entry
+
+
+def rule_takes_beta(name: str) -> bool:
+    """Whether the rule ``name`` has an Advantage Alignment weight ``beta`` (its class's ``takes_beta``)."""
+    return bool(rule_class(name).takes_beta)
+
+
+def make_algorithm(name: str, **options):
+    """Build the learning rule called ``name`` (see the module table) with ``options``."""
+    _check_name(name)
     try:
         return ALGORITHMS[name](**options)
     except TypeError as err:

@@ -1,4 +1,4 @@
-"""Advantage Alignment (eq. 8 / eq. 59), its four sign-mask ablations, and Proximal AA (eqs. 9-10).
+"""Advantage Alignment (eq. 8 / eq. 59) and Proximal Advantage Alignment (eqs. 9-10).
 
 The actor weight of step t is (eq. 10, Algorithm 1 "summing equation 3 and equation 8")
 
@@ -10,6 +10,11 @@ discounting by ``1/(1+t)`` (eq. 59, the paper's implementation). Sign masks
 (App. C.2) zero the shaping term in one quadrant of (sign of past own advantages,
 sign of the co-player's current advantage).
 
+The advantages inside the shaping term may come from their own GAE lambda
+(``TrainConfig.shaping_gae_lambda``, e.g. one-step TD errors): :meth:`AdvantageAlignment.extend_estimates`
+computes them from the critic's values and :meth:`AdvantageAlignment.extend_batch` hands them to the
+batch, the learner's own as ``batch.shaping_advantages`` and the co-players' as ``batch.other_advantages``.
+
 Advantage Alignment uses the REINFORCE surrogate (one update per batch);
 Proximal Advantage Alignment feeds the same ``A*`` to PPO's clipped surrogate (eq. 9).
 """
@@ -20,10 +25,9 @@ from typing import Optional
 
 import torch
 
-from .base import LearnerBatch, PolicyGradientAlgorithm
-
 from ..advantages import SIGN_MASKS as _SIGN_CASES
-from ..advantages import shaping_term
+from ..advantages import gae, shaping_term
+from .base import EstimateInputs, LearnerBatch, PolicyGradientAlgorithm, SeatEstimates, SeatRows, centre_per_seat
 
 __all__ = ["AdvantageAlignment", "ProximalAdvantageAlignment", "SIGN_MASKS"]
 
@@ -39,6 +43,7 @@ class AdvantageAlignment(PolicyGradientAlgorithm):
     """
 
     name = "aa"
+    takes_beta = True
     #: Advantage Alignment weight beta (Table 1: 0.3, Table 2: 0.25, Table 3: 3.0, Table 4: 1.0).
     beta: float = 0.3
     #: Discount of past advantages in the shaping term ("Advantage Alignment Discount
@@ -57,6 +62,24 @@ class AdvantageAlignment(PolicyGradientAlgorithm):
         if self.sign_mask is not None and self.sign_mask not in SIGN_MASKS:
             raise ValueError(f"sign_mask must be None or one of {SIGN_MASKS}, got {self.sign_mask!r}")
 
+    # ------------------------------------------------------------ the trainer's hooks
+    def extend_estimates(self, est: SeatEstimates, inputs: EstimateInputs) -> None:
+        """``est.shaping_advantages [P, B, T]``: GAE with ``inputs.shaping_gae_lambda`` (centred per
+        seat like the policy gradient's), when that lambda differs from the policy gradient's."""
+        if inputs.shaping_gae_lambda == inputs.gae_lambda:
+            return
+        shaping = gae(inputs.rewards, inputs.values, inputs.gamma, inputs.shaping_gae_lambda,
+                      next_value=inputs.next_values)
+        est.shaping_advantages = centre_per_seat(shaping, inputs.learner_mask) if inputs.center_advantages \
+            else shaping
+
+    def extend_batch(self, batch: LearnerBatch, est: SeatEstimates, traj, rows: SeatRows) -> None:
+        """The shaping term's advantages (own and co-players') when they have their own lambda."""
+        if est.shaping_advantages is not None:
+            batch.shaping_advantages = rows.own(est.shaping_advantages)
+            batch.other_advantages = rows.others(est.shaping_advantages)
+
+    # ------------------------------------------------------------------ the weight
     def shaping_options(self, batch: LearnerBatch) -> dict:
         """Keyword options passed to :func:`aa_lib.advantages.shaping_term`."""
         return {"normalise": self.normalise, "sign_mask": self.sign_mask, "past_discount": self.aa_gamma,

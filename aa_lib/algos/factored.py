@@ -12,7 +12,7 @@ Weighting each item's log-probability by that item's rewards gives, for dimensio
 
 with ``c^p_{t,i}`` player ``p``'s reward on item ``i`` in round ``t``, centred over the
 batch of games at each step (with replayed agents, over the learner's games and the
-others' apart: ``Trainer.estimate``), ``c^1_k = sum_i c^1_{k,i}``, and the last sum over co-players
+others' apart: :meth:`FactoredAdvantageAlignment.extend_estimates`), ``c^1_k = sum_i c^1_{k,i}``, and the last sum over co-players
 (eq. 66). The first line is the policy gradient with a state-dependent baseline: given
 the history, the other items' rewards of round ``t`` do not depend on the proposal for item
 ``i``, so subtracting them leaves its expectation unchanged. The second line is eq. 8's
@@ -30,12 +30,13 @@ puts the entropy bonus on the proposals themselves. Trains on games that define
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 from ..advantages import past_advantage_sum
-from .base import LearnerBatch, PolicyGradientAlgorithm
+from ..games.base import BatchedEnv
+from .base import EstimateInputs, LearnerBatch, PolicyGradientAlgorithm, SeatEstimates, SeatRows, centre_per_seat
 
 __all__ = ["FactoredAdvantageAlignment"]
 
@@ -45,12 +46,12 @@ class FactoredAdvantageAlignment(PolicyGradientAlgorithm):
     """Advantage Alignment with per-item credit (module docstring); weights ``[N, T, d]``."""
 
     name = "aa_factored"
+    takes_beta = True
     #: Advantage Alignment weight beta.
     beta: float = 11.0
     #: Discount ``gamma_AA`` of the agent's past rewards in the AA term.
     aa_gamma: float = 0.9
     squashed_entropy: bool = True
-    needs_reward_parts: bool = field(default=True, init=False)
 
     def __post_init__(self):
         if self.clip is not None or self.n_epochs != 1:
@@ -64,6 +65,29 @@ class FactoredAdvantageAlignment(PolicyGradientAlgorithm):
         if not 0.0 <= self.aa_gamma <= 1.0:
             raise ValueError(f"aa_gamma must lie in [0, 1], got {self.aa_gamma!r}")
 
+    # ------------------------------------------------------------ the trainer's hooks
+    def validate(self, env, game: str = "") -> None:
+        """The game must split its reward over action dimensions (``env.reward_parts``)."""
+        if getattr(type(env), "reward_parts", None) in (None, BatchedEnv.reward_parts):
+            raise ValueError(f"{self.name} needs a game whose reward is split over action dimensions "
+                             f"(env.reward_parts, e.g. negotiation); {game!r} has none")
+        super().validate(env, game)
+
+    def extend_estimates(self, est: SeatEstimates, inputs: EstimateInputs) -> None:
+        """``est.centred_rewards [P, B, T]`` and ``est.reward_parts [P, B, T, d]``, centred per seat at
+        every step (the learner's games apart from the other agents', :func:`~aa_lib.algos.base.centre_per_seat`)."""
+        traj = inputs.traj
+        est.reward_parts = centre_per_seat(inputs.env.reward_parts(traj.obs, traj.env_actions), inputs.learner_mask)
+        est.centred_rewards = centre_per_seat(traj.rewards, inputs.learner_mask)
+
+    def extend_batch(self, batch: LearnerBatch, est: SeatEstimates, traj, rows: SeatRows) -> None:
+        """``batch.rewards``, ``batch.reward_parts`` (the learner's) and ``batch.other_reward_parts``."""
+        if est.reward_parts is not None:
+            batch.rewards = rows.own(est.centred_rewards)
+            batch.reward_parts = rows.own(est.reward_parts)
+            batch.other_reward_parts = rows.others(est.reward_parts)
+
+    # ------------------------------------------------------------------ the weight
     def weights(self, batch: LearnerBatch) -> torch.Tensor:
         if batch.reward_parts is None or batch.other_reward_parts is None or batch.rewards is None:
             raise ValueError("aa_factored needs the batch's rewards and reward parts (the trainer fills them "

@@ -15,16 +15,21 @@ The look-ahead objective is evaluated on the same batch, importance-weighted:
 likelihood ratio of the looked-ahead policies to those that played; it equals
 the magic box when ``alpha = 0``). A DiCE baseline term
 ``sum_t gamma^t (1 - box(l_t)) V_t`` (Mao et al. 2019) reduces variance without bias.
+
+LOLA-DiCE is the one rule with its own actor update (:meth:`LolaDice.update_actor`): its loss
+differentiates through the co-player's policy, so it is taken per group of games (the current
+agent against itself, or against one replayed agent) rather than on a stacked learner batch.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from itertools import accumulate
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch.func import functional_call
 
-from .base import time_discounts
+from .base import LearningRule, SeatEstimates, time_discounts
 
 __all__ = ["magic_box", "dice_objective", "LolaDice"]
 
@@ -61,7 +66,7 @@ def dice_objective(log_probs: torch.Tensor, rewards: torch.Tensor, gamma: float,
 
 
 @dataclass
-class LolaDice:
+class LolaDice(LearningRule):
     """LOLA-DiCE loss for one learner against one differentiable co-player.
 
     Fields:
@@ -77,6 +82,43 @@ class LolaDice:
     n_epochs: int = 1
     reward_sharing: bool = False
     needs_q_values: bool = field(default=False, init=False)
+
+    # ------------------------------------------------------------ the trainer's hooks
+    def validate(self, env, game: str = "") -> None:
+        if env.n_players != 2:
+            raise ValueError("lola_dice supports two-player games only")
+
+    def update_actor(self, trainer, learner_index: int, chunks: List, traj, est: SeatEstimates
+                     ) -> Dict[str, float]:
+        """One gradient step of the learner on its :meth:`loss` in every (group of games, learner seat),
+        against the co-player of that group, weighted by the group's share of the batch.
+
+        Each group's critic values come from ``trainer.estimate`` on that group alone (with one
+        group, ``est``), after this iteration's critic update.
+        """
+        learner = trainer.learners[learner_index]
+        bounds = [0, *accumulate(c.size for c in chunks)]
+        parts = [traj.games(s, e) for s, e in zip(bounds[:-1], bounds[1:])]
+        est_parts = [trainer.estimate(p) for p in parts] if len(parts) > 1 else [est]
+        gamma, batch_size = trainer.config.gamma, trainer.config.batch_size
+        total, metrics, weight_sum = 0.0, {}, 0
+        learner.actor_opt.zero_grad(set_to_none=True)
+        for chunk, part, part_est in zip(chunks, parts, est_parts):
+            for seat in range(2):
+                if not chunk.learner_seats[seat] or chunk.policies[seat] is not learner.policy:
+                    continue
+                o = 1 - seat
+                loss, metrics = self.loss(
+                    learner.policy, chunk.policies[o], (part.obs[seat], part.obs[o]),
+                    (part.actions[seat], part.actions[o]), (part.log_probs[seat], part.log_probs[o]),
+                    (part.rewards[seat], part.rewards[o]), gamma, (part_est.values[seat], part_est.values[o]))
+                trainer.check_loss(loss, "actor loss (lola_dice)")
+                (loss * chunk.size / batch_size).backward()
+                total += float(loss.detach()) * chunk.size
+                weight_sum += chunk.size
+        trainer.clip_and_step(learner.policy.parameters(), learner.actor_opt)
+        metrics["actor_loss"] = total / max(weight_sum, 1)
+        return metrics
 
     def loss(self, policy, opponent, obs: Tuple[torch.Tensor, torch.Tensor],
              actions: Tuple[torch.Tensor, torch.Tensor], behaviour: Tuple[torch.Tensor, torch.Tensor],

@@ -31,7 +31,7 @@ from typing import Dict, Sequence
 import torch
 
 from ..advantages import shaping_term
-from .trainer import centre_per_seat
+from ..algos import AdvantageAlignment, centre_per_seat
 
 __all__ = ["ESTIMATORS", "shaping_gradient_alignment", "warm_up_critic"]
 
@@ -89,7 +89,7 @@ def shaping_gradient_alignment(trainer, estimators: Sequence[str] = ESTIMATORS,
         noise and its ``cosine`` with the policy gradient means little.
     """
     algo = trainer.algo
-    if not hasattr(algo, "shaping"):
+    if not isinstance(algo, AdvantageAlignment):
         raise ValueError(f"algorithm {algo.name!r} has no shaping term (use one of the AA family)")
     if not trainer.config.self_play or len(trainer.learners) != 1:
         raise ValueError("shaping_gradient_alignment needs a self-play trainer with one learner")

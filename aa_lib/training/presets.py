@@ -17,12 +17,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Dict
 
+from ..algos import ALGORITHMS, rule_takes_beta
 from .config import TrainConfig
 
 __all__ = ["PRESETS", "preset", "AA_FAMILY", "ALGO_OVERRIDES"]
 
-#: Algorithms that take ``beta`` / ``aa_gamma`` options.
-AA_FAMILY = ("aa", "paa", "loqa", "aa_cooperative", "aa_empathetic", "aa_vengeful", "aa_spiteful", "aa_factored")
+#: Algorithms that take ``beta`` / ``aa_gamma`` options: read from each rule's ``takes_beta``
+#: (:func:`aa_lib.algos.rule_takes_beta`), not listed by hand.
+AA_FAMILY = tuple(name for name in ALGORITHMS if rule_takes_beta(name))
 
 # (game, preset) -> (TrainConfig fields, algorithm options shared by all, AA-family options)
 PRESETS: Dict[tuple, tuple] = {
@@ -125,7 +127,7 @@ def preset(game: str, algo: str, name: str = "classroom", **overrides) -> TrainC
     if algo not in _CLIPPED:
         algo_options.pop("clip", None)
         algo_options.pop("n_epochs", None)
-    if algo in AA_FAMILY:
+    if algo in ALGORITHMS and rule_takes_beta(algo):
         algo_options.update(aa_options)
     algo_options.update(ALGO_OVERRIDES.get((game, name, algo), {}))
     if algo == "lola_dice":

@@ -12,6 +12,11 @@ One iteration:
    (entropy bonus, gradient clipping); stop with :class:`NonFiniteLossError` on NaN/inf;
 5. move the target network (EMA) and push to the replay buffer.
 
+The trainer knows nothing of any particular rule: it calls the hooks of
+:class:`~aa_lib.algos.base.LearningRule` (``validate`` the game, ``extend_estimates`` and
+``extend_batch`` with the rule's own data, an optional own ``update_actor``), so each rule's
+needs live in its file in :mod:`aa_lib.algos`.
+
 Everything random draws from two explicit generators (rollouts, and opponent
 sampling), and :meth:`Trainer.state_dict` captures parameters, optimiser
 states, buffer, generators and history, so a resumed run continues bit for bit.
@@ -25,20 +30,18 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
+from .._validation import check_device
+from ..advantages import gae
 from ..agents.critics import EmaTarget, make_critic
 from ..agents.policies import MemoryOnePolicy, make_policy
-from ..games.base import BatchedEnv
-from ..algos import LearnerBatch, LolaDice, loqa_opponent_probs, make_algorithm
+from ..algos import EstimateInputs, LearnerBatch, SeatEstimates, SeatRows, centre_per_seat, make_algorithm
+from ..games.registry import make_env
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from ..games.registry import make_env
 from .replay import AgentReplayBuffer
 from .rollout import Trajectory, collect_mixed_rollout
 
-from ..advantages import gae
-from .._validation import check_device
-
-__all__ = ["Learner", "Trainer", "NonFiniteLossError", "SeatEstimates"]
+__all__ = ["Learner", "Trainer", "NonFiniteLossError", "SeatEstimates", "centre_per_seat"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -84,50 +87,6 @@ class _Chunk:
     size: int
 
 
-def centre_per_seat(x: torch.Tensor, learner_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """Subtract from ``x [P, B, ...]`` its mean over the games (dim 1) at every seat, taken
-    separately over the games where a learner of the trainer sits in that seat and over those
-    where another agent (a replayed past agent, a scripted one) does.
-
-    ``learner_mask [P, B]`` is True where a learner plays (None: everywhere). The learner's
-    values are thus centred over all of *its* games in that seat (against every co-player, as
-    its critic's baseline is), and never together with a replayed agent's values.
-    """
-    if learner_mask is None:
-        return x - x.mean(1, keepdim=True)
-    if learner_mask.shape != x.shape[:2]:
-        raise ValueError(f"learner_mask has shape {tuple(learner_mask.shape)}, expected {tuple(x.shape[:2])}")
-    mask = learner_mask.reshape(*learner_mask.shape, *([1] * (x.dim() - 2)))  # [P, B, 1...]
-    mask = mask.to(device=x.device, dtype=x.dtype)
-    out = torch.zeros_like(x)
-    for m in (mask, 1.0 - mask):
-        count = m.sum(1, keepdim=True)
-        mean = (x * m).sum(1, keepdim=True) / count.clamp_min(1.0)
-        out = out + m * (x - mean)
-    return out
-
-
-@dataclass
-class SeatEstimates:
-    """Critic estimates of every seat, each ``[P, B, T]`` (``q`` is ``[P, B, T, n]`` or None)."""
-
-    advantages: torch.Tensor
-    returns: torch.Tensor
-    values: torch.Tensor
-    q: Optional[torch.Tensor]
-    #: ``[P, B, T]`` advantages for the shaping term (``TrainConfig.shaping_gae_lambda``), or None
-    #: when they equal ``advantages``.
-    shaping_advantages: Optional[torch.Tensor] = None
-    #: ``[P, B, T]`` LOQA's estimate of ``Q(s_t, b_t)`` for the action taken: the *uncentred* GAE
-    #: advantage plus the value (centring would shift it by the batch mean); None unless LOQA.
-    taken_q: Optional[torch.Tensor] = None
-    #: ``[P, B, T]`` rewards and ``[P, B, T, d]`` reward parts (``env.reward_parts``), each centred
-    #: at every step over the learner's games in that seat, apart from the other agents' games
-    #: (see :func:`centre_per_seat`); None unless the rule needs them (item-factored AA).
-    centred_rewards: Optional[torch.Tensor] = None
-    reward_parts: Optional[torch.Tensor] = None
-
-
 class Trainer:
     """Train one self-play learner (or one learner per seat) with a learning rule.
 
@@ -143,15 +102,7 @@ class Trainer:
         self.device = check_device(config.device, "config.device")
         self.env = env if env is not None else make_env(config.game, device=self.device, **config.game_options)
         self.algo = make_algorithm(config.algo, **config.algo_options)
-        if isinstance(self.algo, LolaDice) and self.env.n_players != 2:
-            raise ValueError("lola_dice supports two-player games only")
-        if getattr(self.algo, "needs_reward_parts", False) and \
-                getattr(type(self.env), "reward_parts", None) in (None, BatchedEnv.reward_parts):
-            raise ValueError(f"{config.algo} needs a game whose reward is split over action dimensions "
-                             f"(env.reward_parts, e.g. negotiation); {config.game!r} has none")
-        if getattr(self.algo, "squashed_entropy", False) and self.env.action_kind != "continuous":
-            raise ValueError(f"squashed_entropy needs continuous (squashed Gaussian) actions; {config.game!r} "
-                             f"has {self.env.action_kind} actions")
+        self.algo.validate(self.env, config.game)
         self.callbacks = list(callbacks)
         n_learners = 1 if config.self_play else self.env.n_players
         with torch.random.fork_rng(devices=[]):
@@ -230,12 +181,13 @@ class Trainer:
     def estimate(self, traj: Trajectory, shaping_gae_lambda: Optional[float] = None,
                  learner_mask: Optional[torch.Tensor] = None) -> SeatEstimates:
         """Advantages (GAE, online critic), critic targets (lambda-returns of the EMA target)
-        and, for LOQA, Q-values, for every seat ``[P, B, T]``.
+        and Q-values (rules with ``needs_q_values``) for every seat ``[P, B, T]``, and what the
+        learning rule adds to them (:meth:`~aa_lib.algos.base.LearningRule.extend_estimates`).
 
         ``shaping_gae_lambda`` overrides ``config.shaping_gae_lambda`` for this call (None: the config's).
         ``learner_mask [P, B]`` (from :meth:`collect`) keeps the centring of advantages
         (``center_advantages``), rewards and reward parts apart for the learner's games and the
-        other agents' games in each seat (:func:`centre_per_seat`; None: all games together).
+        other agents' games in each seat (:func:`~aa_lib.algos.base.centre_per_seat`; None: all games together).
         """
         cfg, T = self.config, traj.horizon
         if traj.dones[:, :-1].any():
@@ -246,38 +198,32 @@ class Trainer:
         obs_all, times = traj.obs_with_final(), self._times(T)
         if shaping_gae_lambda is None:
             shaping_gae_lambda = cfg.shaping_gae_lambda
-        shaping_lambda = cfg.gae_lambda if shaping_gae_lambda is None else shaping_gae_lambda
-        separate = hasattr(self.algo, "shaping") and shaping_lambda != cfg.gae_lambda
-        out = {"adv": [], "ret": [], "val": [], "q": [], "shaping": [], "taken_q": []}
+        out = {"adv": [], "ret": [], "val": [], "next": [], "q": []}
         for seat in range(traj.n_players):
             learner = self._seat_learner(seat)
             values, q = learner.critic.values_and_q(obs_all[seat], times)
             target = learner.target(obs_all[seat], times)
-            adv = gae(rewards[seat], values[:, :T], cfg.gamma, cfg.gae_lambda, next_value=values[:, T] * not_done)
-            if separate:
-                shaping = gae(rewards[seat], values[:, :T], cfg.gamma, shaping_lambda,
-                              next_value=values[:, T] * not_done)
-                out["shaping"].append(shaping)
-            if self.algo.needs_q_values:
-                out["taken_q"].append(adv + values[:, :T])
+            next_value = values[:, T] * not_done
+            adv = gae(rewards[seat], values[:, :T], cfg.gamma, cfg.gae_lambda, next_value=next_value)
             ret = gae(rewards[seat], target[:, :T], cfg.gamma, cfg.gae_lambda,
                       next_value=target[:, T] * not_done) + target[:, :T]
             out["adv"].append(adv)
             out["ret"].append(ret)
             out["val"].append(values[:, :T])
+            out["next"].append(next_value)
             out["q"].append(q[:, :T] if q is not None else None)
         q_all = torch.stack(out["q"]) if out["q"][0] is not None else None
-        advantages = torch.stack(out["adv"])  # [P, B, T]
-        shaping_adv = torch.stack(out["shaping"]) if separate else None
+        raw_advantages, values = torch.stack(out["adv"]), torch.stack(out["val"])  # [P, B, T]
+        advantages = raw_advantages
         if cfg.center_advantages:  # per seat, the learner's games apart from the other agents'
             advantages = centre_per_seat(advantages, learner_mask)
-            shaping_adv = centre_per_seat(shaping_adv, learner_mask) if separate else None
-        centred_rewards = parts = None
-        if getattr(self.algo, "needs_reward_parts", False):  # [P, B, T] and [P, B, T, d]
-            parts = centre_per_seat(self.env.reward_parts(traj.obs, traj.env_actions), learner_mask)
-            centred_rewards = centre_per_seat(traj.rewards, learner_mask)
-        return SeatEstimates(advantages, torch.stack(out["ret"]), torch.stack(out["val"]), q_all, shaping_adv,
-                             torch.stack(out["taken_q"]) if out["taken_q"] else None, centred_rewards, parts)
+        est = SeatEstimates(advantages, torch.stack(out["ret"]), values, q_all)
+        self.algo.extend_estimates(est, EstimateInputs(
+            traj=traj, env=self.env, rewards=rewards, values=values, next_values=torch.stack(out["next"]),
+            raw_advantages=raw_advantages, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda,
+            shaping_gae_lambda=cfg.gae_lambda if shaping_gae_lambda is None else shaping_gae_lambda,
+            center_advantages=cfg.center_advantages, learner_mask=learner_mask))
+        return est
 
     def _rows(self, learner_index: int, learner_mask: torch.Tensor) -> List[tuple]:
         """``(seat, batch indices)`` of the games where ``learner_index`` learns from that seat."""
@@ -290,36 +236,28 @@ class Trainer:
         return rows
 
     def learner_batch(self, traj: Trajectory, est: SeatEstimates, rows: List[tuple]) -> LearnerBatch:
-        """Stack the learner's rows into one :class:`~aa_lib.algos.base.LearnerBatch`."""
-        P = traj.n_players
-
-        def take(x, per_seat):  # x [P, B, ...] -> [N, ...]
-            return torch.cat([per_seat(x, s)[idx] for s, idx in rows])
-
-        own = lambda x, s: x[s]  # noqa: E731
-        others = [[j for j in range(P) if j != s] for s in range(P)]
-        shaping = est.advantages if est.shaping_advantages is None else est.shaping_advantages
-        other_adv = torch.cat([shaping[others[s]][:, idx] for s, idx in rows], dim=1)
-        other_q = None
-        if self.algo.needs_q_values:
-            probs = loqa_opponent_probs(est.q, traj.actions, est.taken_q,
-                                        getattr(self.algo, "temperature", 1.0))  # [P, B, T]
-            other_q = torch.cat([probs[others[s]][:, idx] for s, idx in rows], dim=1)
-        batch = LearnerBatch(obs=take(traj.obs, own), actions=take(traj.actions, own),
-                             old_log_probs=take(traj.log_probs, own), advantages=take(est.advantages, own),
-                             other_advantages=other_adv, gamma=self.config.gamma, other_q_probs=other_q,
-                             shaping_advantages=None if est.shaping_advantages is None
-                             else take(est.shaping_advantages, own))
-        if est.reward_parts is not None:
-            batch.rewards = take(est.centred_rewards, own)
-            batch.reward_parts = take(est.reward_parts, own)
-            batch.other_reward_parts = torch.cat([est.reward_parts[others[s]][:, idx] for s, idx in rows], dim=1)
+        """Stack the learner's ``rows`` (``(seat, game indices)`` pairs) into one
+        :class:`~aa_lib.algos.base.LearnerBatch`, with what the rule adds to it
+        (:meth:`~aa_lib.algos.base.LearningRule.extend_batch`)."""
+        seat_rows = SeatRows(rows, traj.n_players)
+        batch = LearnerBatch(obs=seat_rows.own(traj.obs), actions=seat_rows.own(traj.actions),
+                             old_log_probs=seat_rows.own(traj.log_probs), advantages=seat_rows.own(est.advantages),
+                             other_advantages=seat_rows.others(est.advantages), gamma=self.config.gamma)
+        self.algo.extend_batch(batch, est, traj, seat_rows)
         return batch
 
-    def _clip_and_step(self, params, optimizer) -> None:
+    def check_loss(self, loss: torch.Tensor, what: str) -> None:
+        """Stop with :class:`NonFiniteLossError` if ``loss`` is NaN or infinite (``what`` names it)."""
+        _check_loss(loss, what, self.iteration)
+
+    def clip_and_step(self, params, optimizer) -> None:
+        """Clip the gradients of ``params`` to ``config.max_grad_norm`` (if set) and step ``optimizer``."""
         if self.config.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
         optimizer.step()
+
+    # kept for the trainer subclasses of experiments/negotiation_*.py (to be retired, issue 18)
+    _clip_and_step = clip_and_step
 
     def _update_critic(self, learner: Learner, traj: Trajectory, est: SeatEstimates, rows) -> tuple:
         """``critic_updates`` regression steps on the lambda-returns of ``rows``.
@@ -339,44 +277,23 @@ class Trainer:
             if q is not None:  # Q(h_t, a_t) regresses on the same lambda-return (it conditions on a_t)
                 q_taken = q[:, :T].gather(-1, actions.long().unsqueeze(-1)).squeeze(-1)
                 loss = loss + ((q_taken - returns) ** 2).mean()
-            _check_loss(loss, "critic loss", self.iteration)
+            self.check_loss(loss, "critic loss")
             learner.critic_opt.zero_grad(set_to_none=True)
             loss.backward()
-            self._clip_and_step(learner.critic.parameters(), learner.critic_opt)
+            self.clip_and_step(learner.critic.parameters(), learner.critic_opt)
         return float(loss.detach()), explained
 
     def _update_actor(self, learner: Learner, batch: LearnerBatch) -> Dict[str, float]:
+        """The default actor update: ``n_epochs`` steps on the rule's :meth:`actor_loss` of ``batch``."""
         weights = self.algo.final_weights(batch)
         metrics: Dict[str, float] = {}
         for epoch in range(self.algo.n_epochs):
             loss, metrics = self.algo.actor_loss(learner.policy, batch, weights, self.entropy_generator)
-            _check_loss(loss, f"actor loss ({self.algo.name}, epoch {epoch})", self.iteration)
+            self.check_loss(loss, f"actor loss ({self.algo.name}, epoch {epoch})")
             learner.actor_opt.zero_grad(set_to_none=True)
             loss.backward()
-            self._clip_and_step(learner.policy.parameters(), learner.actor_opt)
+            self.clip_and_step(learner.policy.parameters(), learner.actor_opt)
         metrics["actor_loss"] = float(loss.detach())
-        return metrics
-
-    def _update_actor_lola(self, learner_index: int, chunks, parts, est_parts) -> Dict[str, float]:
-        """LOLA-DiCE: one loss per (chunk, learner seat) against the co-player of that chunk."""
-        learner = self.learners[learner_index]
-        total, metrics, weight_sum = 0.0, {}, 0
-        learner.actor_opt.zero_grad(set_to_none=True)
-        for chunk, traj, est in zip(chunks, parts, est_parts):
-            for seat in range(2):
-                if not chunk.learner_seats[seat] or chunk.policies[seat] is not learner.policy:
-                    continue
-                o = 1 - seat
-                loss, metrics = self.algo.loss(
-                    learner.policy, chunk.policies[o], (traj.obs[seat], traj.obs[o]),
-                    (traj.actions[seat], traj.actions[o]), (traj.log_probs[seat], traj.log_probs[o]),
-                    (traj.rewards[seat], traj.rewards[o]), self.config.gamma, (est.values[seat], est.values[o]))
-                _check_loss(loss, "actor loss (lola_dice)", self.iteration)
-                (loss * chunk.size / self.config.batch_size).backward()
-                total += float(loss.detach()) * chunk.size
-                weight_sum += chunk.size
-        self._clip_and_step(learner.policy.parameters(), learner.actor_opt)
-        metrics["actor_loss"] = total / max(weight_sum, 1)
         return metrics
 
     @torch.no_grad()
@@ -400,8 +317,6 @@ class Trainer:
         if self.buffer is not None:
             self.buffer.maybe_push(self.policy, self.iteration)
         chunks, traj, learner_mask = self.collect()
-        bounds = torch.tensor([0] + [c.size for c in chunks]).cumsum(0).tolist()
-        parts = [traj.games(s, e) for s, e in zip(bounds[:-1], bounds[1:])]
         est = self.estimate(traj, learner_mask=learner_mask)
         metrics: Dict[str, float] = {"iteration": self.iteration}
         for li, learner in enumerate(self.learners):
@@ -409,10 +324,8 @@ class Trainer:
             suffix = f"_{li}" if li else ""
             metrics["critic_loss" + suffix], metrics["critic_explained_variance" + suffix] = \
                 self._update_critic(learner, traj, est, rows)
-            if isinstance(self.algo, LolaDice):
-                est_parts = [self.estimate(p) for p in parts] if len(parts) > 1 else [est]
-                m = self._update_actor_lola(li, chunks, parts, est_parts)
-            else:
+            m = self.algo.update_actor(self, li, chunks, traj, est)  # the rule's own update, or None
+            if m is None:
                 m = self._update_actor(learner, self.learner_batch(traj, est, rows))
             metrics.update({(k if not li else f"{k}_{li}"): v for k, v in m.items()})
             learner.target.update(learner.critic, cfg.critic_ema)

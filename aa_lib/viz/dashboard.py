@@ -191,7 +191,8 @@ class TrainingDashboard:
                  probe_batch_size: int = 256, extra_callbacks: Sequence = ()):
         import ipywidgets as widgets
 
-        from ..training.presets import AA_FAMILY, preset
+        from ..algos import rule_takes_beta
+        from ..training.presets import preset
         from ..training.session import opponent_choices
 
         menu = dashboard_algorithms(game)
@@ -213,7 +214,7 @@ class TrainingDashboard:
                                          layout=wide)
         #: the preset's beta of every AA-family rule in the menu (the slider moves to it when the rule is picked)
         self.preset_betas = {a: preset(game, a, preset_name).algo_options.get("beta", 1.0)
-                             for a in menu if a in AA_FAMILY}
+                             for a in menu if rule_takes_beta(a)}
         beta = self.preset_betas.get(algo, base.algo_options.get("beta", 1.0))
         self.beta = widgets.FloatSlider(value=beta, min=0.0, max=max(3.0, 2.0 * max(self.preset_betas.values())),
                                         step=0.05,
@@ -247,9 +248,9 @@ class TrainingDashboard:
 
     # ------------------------------------------------------------------ state
     def _on_algo(self, change) -> None:
-        from ..training.presets import AA_FAMILY
+        from ..algos import rule_takes_beta
 
-        self.beta.disabled = change["new"] not in AA_FAMILY  # naive / PPO have no shaping term
+        self.beta.disabled = not rule_takes_beta(change["new"])  # naive / PPO have no shaping term
         new_beta = self.preset_betas.get(change["new"])
         if new_beta is not None and self.preset_betas.get(change.get("old")) != new_beta:
             self.beta.value = new_beta  # rules on different beta scales (aa 3 vs aa_factored 11 in Negotiation)
