@@ -1,5 +1,6 @@
 """aa_lib.ablations: sign-mask variants of Advantage Alignment, their training and their league."""
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -368,3 +369,34 @@ def test_training_on_cuda_without_a_gpu_is_refused_up_front(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match=r"config.device='cuda', but torch sees no CUDA GPU"):
         train_sign_mask_variants(device="cuda", iterations=1)
+
+
+# ------------------------------------------------------- the registered sign-mask rule
+def test_sign_mask_rule_is_registered_and_removes_the_named_quadrants():
+    """``aa_sign_mask`` (algos/sign_mask.py): sign_mask names the quadrants REMOVED, as shaping_term's."""
+    from aa_lib.algos import ALGORITHMS, SignMaskedAdvantageAlignment, make_algorithm, rule_takes_beta
+    from aa_lib.training import TrainConfig, Trainer
+
+    own, other = randn(30, 10, 6).float(), randn(31, 1, 10, 6).float()
+    batch = LearnerBatch(obs=torch.zeros(10, 6, 5), actions=torch.zeros(10, 6, dtype=torch.long),
+                         old_log_probs=torch.zeros(10, 6), advantages=own, other_advantages=other, gamma=0.9)
+    assert ALGORITHMS["aa_sign_mask"] is SignMaskedAdvantageAlignment and rule_takes_beta("aa_sign_mask")
+    rule = make_algorithm("aa_sign_mask", sign_mask=("vengeful", "cooperative"), beta=0.5)
+    assert rule.sign_mask == ("cooperative", "vengeful")  # stored in SIGN_MASKS order
+    assert torch.equal(rule.shaping(batch), shaping_term(own, other, 0.9, past_discount=0.9,
+                                                         sign_mask=("cooperative", "vengeful")))
+    assert torch.equal(make_algorithm("aa_sign_mask", sign_mask="spiteful").shaping(batch),
+                       make_algorithm("aa_spiteful").shaping(batch))
+    assert torch.equal(make_algorithm("aa_sign_mask").shaping(batch), AdvantageAlignment().shaping(batch))
+    everything = make_algorithm("aa_sign_mask", sign_mask=tuple(SIGN_MASKS), beta=2.0)
+    assert torch.equal(everything.weights(batch), own)  # no quadrant left: the naive weight
+    with pytest.raises(ValueError, match="removed"):
+        make_algorithm("aa_sign_mask", sign_mask=("friendly",))
+    # the trainer runs it with no change: the same run as aa_vengeful
+    cfg = TrainConfig(game="ipd", algo="aa_vengeful", game_options={"episode_length": 5}, batch_size=8, hidden=8)
+    a = Trainer(cfg)
+    b = Trainer(replace(cfg, algo="aa_sign_mask", algo_options={"sign_mask": ["vengeful"]}))
+    for trainer in (a, b):
+        trainer.train(2)
+    assert a.history == b.history
+    assert all(torch.equal(p, q) for p, q in zip(a.policy.parameters(), b.policy.parameters()))

@@ -14,7 +14,8 @@ has an Advantage Alignment weight ``beta``:
 ``paa``            Proximal Advantage Alignment (eqs. 9-10)
 ``aa_factored``    Advantage Alignment with per-item credit (Negotiation; ``algos.factored``)
 ``aa_cooperative`` / ``aa_empathetic`` / ``aa_vengeful`` / ``aa_spiteful``
-                   sign-mask ablations (App. C.2)
+                   sign-mask ablations (App. C.2): AA without that quadrant
+``aa_sign_mask``   AA without any set of quadrants (``sign_mask=(...)``, ``algos.sign_mask``)
 ``loqa``           LOQA as an AA estimator (Theorem 2, eq. 53)
 ``lola_dice``      LOLA with the DiCE estimator and a look-ahead step
 =================  ==========================================================
@@ -31,12 +32,13 @@ from .lola_dice import LolaDice, dice_objective, magic_box
 from .loqa import LOQA, loqa_opponent_probs
 from .naive import NaiveActorCritic
 from .ppo import PPO, PPOSummedRewards
+from .sign_mask import SignMaskedAdvantageAlignment
 
 __all__ = [
     "ALGORITHMS", "make_algorithm", "rule_class", "rule_takes_beta", "LearningRule", "LearnerBatch",
     "SeatEstimates", "EstimateInputs", "SeatRows", "centre_per_seat", "PolicyGradientAlgorithm", "NaiveActorCritic", "PPO",
     "PPOSummedRewards", "AdvantageAlignment", "ProximalAdvantageAlignment", "FactoredAdvantageAlignment",
-    "LOQA", "LolaDice",
+    "LOQA", "LolaDice", "SignMaskedAdvantageAlignment",
     "SIGN_MASKS", "dice_objective", "magic_box", "loqa_opponent_probs", "time_discounts",
 ]
 
@@ -49,6 +51,7 @@ ALGORITHMS = {
     "aa_factored": FactoredAdvantageAlignment,
     "loqa": LOQA,
     "lola_dice": LolaDice,
+    "aa_sign_mask": SignMaskedAdvantageAlignment,
 }
 ALGORITHMS.update({f"aa_{mask}": partial(AdvantageAlignment, sign_mask=mask) for mask in SIGN_MASKS})
 
