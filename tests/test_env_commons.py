@@ -455,3 +455,23 @@ def test_render_draws_a_game():
     ax = env.render(1)
     assert ax.get_title().startswith("Commons Harvest, t = 1")
     plt.close("all")
+
+
+def test_the_package_keeps_every_name_of_the_former_module():
+    # games/commons.py became a package split by concern (config, map, dynamics, observation, env);
+    # every name the module defined is still importable from aa_lib.games.commons, with its value.
+    from aa_lib.games import commons
+    from aa_lib.games.commons import dynamics, env, map, observation
+
+    names = ["CommonsHarvest", "CommonsConfig", "LAYOUTS", "OPEN_LAYOUT", "SMALL_LAYOUT", "ACTIONS", "ORIENTATIONS",
+             "CHANNELS", "ZAP", "_DIRECTIONS", "_MOVE_RELATIVE", "_TURN", "sample_episode_length", "parse_layout",
+             "beam_offsets"]
+    assert all(hasattr(commons, name) for name in names)
+    assert set(commons.__all__) <= set(names)
+    assert commons.ZAP == commons.ACTIONS.index("zap") == ZAP
+    assert commons.LAYOUTS == {"open": commons.OPEN_LAYOUT, "small": commons.SMALL_LAYOUT}
+    assert commons.CommonsHarvest is env.CommonsHarvest
+    assert all(issubclass(commons.CommonsHarvest, part)
+               for part in (map.MapMixin, dynamics.DynamicsMixin, observation.ObservationMixin))
+    assert commons.beam_offsets(CommonsConfig()) == [[(0, -1), (1, -1), (2, -1)], [(1, 0), (2, 0), (3, 0)],
+                                                   [(0, 1), (1, 1), (2, 1)]]
