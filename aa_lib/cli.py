@@ -12,39 +12,15 @@ mean reward, as the paper keeps for Negotiation).
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import pickle
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 __all__ = ["main", "build_parser"]
-
-
-def _parse_value(text: str):
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
-def _overrides(pairs) -> dict:
-    """``["batch_size=64", "algo_options={'beta': 1.0}"]`` -> dict of TrainConfig fields."""
-    from .training.config import TrainConfig
-
-    known = {f.name for f in fields(TrainConfig)}
-    out = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise SystemExit(f"--set expects key=value, got {pair!r}")
-        key, value = pair.split("=", 1)
-        if key not in known:
-            raise SystemExit(f"--set: unknown config field {key!r}; known: {sorted(known)}")
-        out[key] = _parse_value(value)
-    return out
 
 
 @contextmanager
@@ -72,6 +48,7 @@ def _positive_int(text: str) -> int:
 def cmd_train(args) -> int:
     from .training.presets import preset
     from .training import CheckpointCallback, MetricLogger, ProgressBar, Trainer
+    from .training.overrides import apply_overrides, parse_overrides
 
     run_dir = Path(args.run_dir or f"runs/{args.game}_{args.algo}_{args.preset}_s{args.seed}")
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -87,12 +64,12 @@ def cmd_train(args) -> int:
                 trainer.config = replace(trainer.config, iterations=args.iterations)
             print(f"resumed {checkpoint} at iteration {trainer.iteration}")
         else:
-            overrides = _overrides(args.set)
+            overrides = parse_overrides(args.set)
             for name in ("iterations", "batch_size", "seed", "device"):
                 value = getattr(args, name)
                 if value is not None:
                     overrides[name] = value
-            config = preset(args.game, args.algo, args.preset, **overrides)
+            config = apply_overrides(preset(args.game, args.algo, args.preset), overrides)
             trainer = Trainer(config, callbacks)
     (run_dir / "config.json").write_text(json.dumps(trainer.config.to_dict(), indent=2))
     if args.threads:
@@ -193,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--device", default=None, help="cpu (default) or cuda")
     train.add_argument("--run-dir", help="output folder (default runs/<game>_<algo>_<preset>_s<seed>)")
-    train.add_argument("--set", nargs="*", metavar="KEY=VALUE", help="override TrainConfig fields")
+    train.add_argument("--set", nargs="*", metavar="KEY=VALUE",
+                       help="override TrainConfig fields (game_options.NAME=VALUE for one game option; "
+                            "aa_lib.training.overrides)")
     train.add_argument("--checkpoint-every", type=_positive_int, default=50)
     train.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
     train.add_argument("--threads", type=_positive_int, help="torch CPU threads")

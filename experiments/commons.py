@@ -30,40 +30,25 @@ from aa_lib.training.presets import preset
 from aa_lib.games import make_env
 from aa_lib.training import Trainer
 from aa_lib.training.checkpoint import save_checkpoint
+from aa_lib.training.overrides import apply_overrides, parse_overrides
 
 RESULTS = Path(__file__).resolve().parent / "results" / "commons"
 
 
-def parse_override(text: str):
-    """``key=value`` (value parsed as JSON when possible); ``algo_options.x=value`` sets an algorithm option."""
-    key, _, value = text.partition("=")
-    try:
-        value = json.loads(value)
-    except json.JSONDecodeError:
-        pass
-    return key, value
-
-
-def build_config(algo: str, beta, seed: int, iterations, overrides):
-    fields, algo_options = {"seed": seed}, {}
+def build_config(algo: str, beta, seed: int, iterations, overrides=()):
+    """The classroom preset of ``algo`` with ``--beta``, ``--seed``, ``--iterations`` and the ``--set``
+    strings applied in that order (:func:`aa_lib.training.overrides.apply_overrides`; a ``--set`` of
+    the same field wins)."""
+    fixed = {"seed": seed}
     if beta is not None:
-        algo_options["beta"] = beta
+        fixed["algo_options.beta"] = beta
     if iterations:
-        fields["iterations"] = iterations
-    for key, value in overrides:
-        if key.startswith("algo_options."):
-            algo_options[key.split(".", 1)[1]] = value
-        elif key.startswith("game_options."):
-            base = dict(fields.get("game_options") or preset("commons", algo).game_options)
-            base[key.split(".", 1)[1]] = value
-            fields["game_options"] = base
-        else:
-            fields[key] = value
-    return preset("commons", algo, "classroom", algo_options=algo_options, **fields)
+        fixed["iterations"] = iterations
+    return apply_overrides(preset("commons", algo, "classroom"), {**fixed, **parse_overrides(overrides)})
 
 
 def run(args) -> dict:
-    config = build_config(args.algo, args.beta, args.seed, args.iterations, [parse_override(s) for s in args.set])
+    config = build_config(args.algo, args.beta, args.seed, args.iterations, args.set)
     trainer = Trainer(config)
     start = time.time()
     curve = []
@@ -98,7 +83,8 @@ def main(argv=None) -> None:
     parser.add_argument("--beta", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--iterations", type=int, default=None)
-    parser.add_argument("--set", action="append", default=[], help="override key=value (repeatable)")
+    parser.add_argument("--set", action="append", default=[],
+                        help="override key=value, e.g. game_options.layout=open (repeatable; aa_lib.training.overrides)")
     parser.add_argument("--label", default=None)
     parser.add_argument("--episodes", type=int, default=128, help="evaluation games per setting")
     parser.add_argument("--save", action="store_true", help="also save the policy (not committed)")

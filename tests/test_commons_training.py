@@ -71,3 +71,27 @@ def test_train_session_and_dashboard_work_for_commons():
     dashboard.start(background=False)
     assert dashboard.error is None and dashboard.result.iterations == 1
     assert dashboard.image.value  # the live figure was drawn
+
+
+def test_commons_driver_rebuilds_the_recorded_configs_from_its_documented_command():
+    """experiments/commons.py applies --beta/--seed and its --set strings with aa_lib.training.overrides:
+    the commands of experiments/results/commons/NOTES.md (session 11) rebuild the configs recorded in
+    runs.jsonl exactly, and a misspelt --set key is refused by name."""
+    import json
+    from pathlib import Path
+
+    from experiment_scripts import load_experiment
+
+    driver = load_experiment("commons")
+    records = {}
+    for line in (Path(driver.RESULTS) / "runs.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        records[record["label"]] = record["config"]
+    big_map = ["horizon=250", "game_options.min_steps=250", "game_options.layout=open", "game_options.n_players=7"]
+    for label, algo, beta, seed in [("paa_open7_h250_s3", "paa", None, 3), ("ppo_sr_open7_h250_s2", "ppo_sr", None, 2),
+                                    ("paa_b2_open7_h250", "paa", 2.0, 0)]:
+        assert driver.build_config(algo, beta, seed, None, big_map).to_dict() == records[label], label
+    config = driver.build_config("paa", 2.0, 0, 7, ["algo_options.beta=0.5", "seed=5"])
+    assert (config.algo_options["beta"], config.seed, config.iterations) == (0.5, 5, 7)  # --set wins
+    with pytest.raises(ValueError, match="unknown config field 'horizn'"):
+        driver.build_config("paa", None, 0, None, ["horizn=250"])

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import torch
 
@@ -37,6 +37,7 @@ from ..games.registry import game_class
 from .callbacks import Callback
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
+from .overrides import apply_overrides
 from .presets import AA_FAMILY, preset
 from .trainer import Trainer, _Chunk
 
@@ -74,13 +75,18 @@ def _check_number(value, name: str, low: float = -math.inf, low_open: bool = Fal
 def session_config(game: str = "ipd", algo: str = "aa", *, beta: Optional[float] = None,
                    gamma: Optional[float] = None, lr: Optional[float] = None, entropy: Optional[float] = None,
                    opponent: str = "replay", iterations: Optional[int] = None, batch_size: Optional[int] = None,
-                   seed: int = 0, device: Optional[str] = None, preset_name: str = "classroom") -> TrainConfig:
+                   seed: int = 0, device: Optional[str] = None, preset_name: str = "classroom",
+                   overrides: Union[Mapping, Iterable[str], None] = None) -> TrainConfig:
     """The :class:`TrainConfig` of a session: preset ``preset_name`` with the given knobs turned.
 
     Every knob left at None keeps the preset's value. ``beta`` is the Advantage
     Alignment weight (eq. 8); rules without a shaping term (naive, PPO) ignore it.
     ``lr`` is the actor's learning rate, ``entropy`` the entropy-bonus coefficient,
     ``gamma`` the reward discount. ``device=None`` picks a GPU when there is one.
+    ``overrides`` sets any other field, as ``aa train --set`` does: ``{"hidden": 16,
+    "game_options.layout": "open"}`` or ``["hidden=16", "game_options.layout=open"]``
+    (:func:`aa_lib.training.overrides.apply_overrides`); they are applied after the knobs
+    (an override of the same field wins) and before ``opponent`` sets the seats.
     """
     choices = opponent_choices(game)
     if opponent not in choices:
@@ -101,7 +107,7 @@ def session_config(game: str = "ipd", algo: str = "aa", *, beta: Optional[float]
         beta = _check_number(beta, "beta")
         if algo in AA_FAMILY:
             options["beta"] = beta
-    config = preset(game, algo, preset_name, algo_options=options, **fields)
+    config = apply_overrides(preset(game, algo, preset_name, algo_options=options, **fields), overrides)
     if opponent == "replay":
         if config.replay_capacity == 0:
             config = replace(config, **DEFAULT_REPLAY)
@@ -262,7 +268,8 @@ def train_session(game: str = "ipd", algo: str = "aa", *, beta: Optional[float] 
                   gamma: Optional[float] = None, lr: Optional[float] = None, entropy: Optional[float] = None,
                   opponent: str = "replay", iterations: Optional[int] = None, seed: int = 0,
                   device: Optional[str] = None, callbacks: Sequence = (), stop_flag=None,
-                  batch_size: Optional[int] = None, preset_name: str = "classroom") -> SessionResult:
+                  batch_size: Optional[int] = None, preset_name: str = "classroom",
+                  overrides: Union[Mapping, Iterable[str], None] = None) -> SessionResult:
     """Train ``algo`` on ``game`` from preset ``preset_name`` with the given knobs turned.
 
     Args:
@@ -271,6 +278,7 @@ def train_session(game: str = "ipd", algo: str = "aa", *, beta: Optional[float] 
             entropy bonus (None: the preset's value); see :func:`session_config`.
         opponent: one of :func:`opponent_choices` (module docstring).
         iterations, batch_size, seed: run length, games per iteration, seed.
+        overrides: other TrainConfig fields, as for :func:`session_config`.
         device: ``"cpu"``, ``"cuda"``, or None for a GPU when there is one.
         callbacks: training callbacks (progress bar, live plot, checkpoint...).
         stop_flag: an object with ``is_set()`` (``threading.Event``); once set,
@@ -282,7 +290,7 @@ def train_session(game: str = "ipd", algo: str = "aa", *, beta: Optional[float] 
     """
     config = session_config(game, algo, beta=beta, gamma=gamma, lr=lr, entropy=entropy, opponent=opponent,
                             iterations=iterations, batch_size=batch_size, seed=seed, device=device,
-                            preset_name=preset_name)
+                            preset_name=preset_name, overrides=overrides)
     callbacks = list(callbacks)
     if stop_flag is not None:
         callbacks.append(StopFlag(stop_flag))
