@@ -475,3 +475,73 @@ def test_the_package_keeps_every_name_of_the_former_module():
                for part in (map.MapMixin, dynamics.DynamicsMixin, observation.ObservationMixin))
     assert commons.beam_offsets(CommonsConfig()) == [[(0, -1), (1, -1), (2, -1)], [(1, 0), (2, 0), (3, 0)],
                                                    [(0, 1), (1, 1), (2, 1)]]
+
+
+# ----------------------------------------------------------------- seeded trajectories against the recorded ones
+# tests/data/commons_reference.pt holds trajectories recorded with the implementation of commit c21e212 (before
+# the environment was made faster, issue 21); the rules must reproduce them bit for bit. Re-record (only after an
+# intended change of the rules) with `python tests/test_env_commons.py --record`.
+REFERENCE_FILE = __import__("pathlib").Path(__file__).parent / "data" / "commons_reference.pt"
+REFERENCE_CASES = {
+    "open": (dict(), 12, 100, 31),  # Melting Pot's settings: (config overrides, batch, steps, seed)
+    "classroom": (dict(layout="small", n_players=5, view_ahead=5, view_sides=3, min_steps=100, end_interval=20,
+                       max_steps=400, regrowth_probabilities=(0.0, 0.01, 0.02, 0.1)), 10, 120, 32),
+    "odd": (dict(layout="small", n_players=3, view_ahead=4, view_behind=2, view_sides=2, beam_length=4,
+                 beam_radius=2, zap_cooldown=3, removal_steps=2, inside_spawn_players=1, min_steps=30,
+                 end_interval=10, end_probability=0.5, max_steps=60), 6, 90, 33),
+}
+#: action probabilities of the recorded runs (noop, forward, backward, left, right, turn left, turn right, zap)
+REFERENCE_ACTIONS = torch.tensor([0.08, 0.3, 0.08, 0.1, 0.1, 0.1, 0.1, 0.14])
+
+
+def _record_trajectory(config: dict, batch: int, steps: int, seed: int, **env_options) -> dict:
+    """State, rewards, infos and an observation digest of a seeded run with random actions (resets included)."""
+    env = CommonsHarvest(**config, **env_options)
+    gen, acts = make_generator(seed), make_generator(seed + 1000)
+    weights = torch.rand(env.n_players, 1, *env.observation_shape, generator=make_generator(7), dtype=torch.float64)
+
+    def digest(obs):  # [B]: a weighted sum of each game's observations (equal observations, equal digests)
+        return (obs.double() * weights).sum(dim=(0, 2, 3, 4))
+
+    record = {k: [] for k in ("positions", "orientations", "active", "cooldown", "removal_timer", "apples",
+                              "rewards", "zapped", "fired", "done", "obs", "reset_obs", "length")}
+    apple_weights = torch.randint(1, 2 ** 40, (env.n_spots + 1,), generator=make_generator(8))
+    record["reset_obs"].append(digest(env.reset(batch, generator=gen)))
+    for t in range(steps):
+        if env.episode_over:
+            record["reset_obs"].append(digest(env.reset(batch, generator=gen)))
+        actions = torch.multinomial(REFERENCE_ACTIONS, env.n_players * batch, replacement=True,
+                                    generator=acts).view(env.n_players, batch)
+        result = env.step(actions)
+        record["obs"].append(digest(result.obs))
+        for name, dtype in (("positions", torch.int16), ("orientations", torch.int8), ("active", torch.bool),
+                            ("cooldown", torch.int8), ("removal_timer", torch.int8)):
+            record[name].append(getattr(env, name).to(dtype))
+        record["apples"].append((env.apples.long() * apple_weights).sum(1))
+        record["rewards"].append(result.rewards.to(torch.int8))
+        record["zapped"].append(result.info["zapped"].clone())
+        record["fired"].append(result.info["fired"].clone())
+        record["done"].append(result.done.clone())
+        record["length"].append(torch.tensor(env.current_length, dtype=torch.int16))
+    out = {k: torch.stack(v) for k, v in record.items()}
+    out["last_obs"] = (6 * result.obs[:, :2]).round().to(torch.int8)  # values are multiples of 1/6 here
+    return out
+
+
+def test_seeded_trajectories_equal_the_recorded_ones():
+    reference = torch.load(REFERENCE_FILE, weights_only=True)
+    for name, (config, batch, steps, seed) in REFERENCE_CASES.items():
+        run = _record_trajectory(config, batch, steps, seed)
+        assert run.keys() == reference[name].keys()
+        for key, value in reference[name].items():
+            assert torch.equal(run[key], value), (name, key)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if "--record" in sys.argv:
+        torch.set_num_threads(1)
+        REFERENCE_FILE.parent.mkdir(exist_ok=True)
+        torch.save({name: _record_trajectory(*case) for name, case in REFERENCE_CASES.items()}, REFERENCE_FILE)
+        print("recorded", REFERENCE_FILE, REFERENCE_FILE.stat().st_size, "bytes")
