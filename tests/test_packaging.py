@@ -15,7 +15,7 @@ def _name(requirement: str) -> str:
 def _pyproject_requirements():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
-    for extra in ("course", "dev"):
+    for extra in ("course", "dev", "llm"):
         reqs += project["optional-dependencies"][extra]
     return {_name(r): r.replace(" ", "") for r in reqs}
 
@@ -34,7 +34,7 @@ def test_environment_yml_mirrors_pyproject():
 def test_environment_yml_installs_the_package_with_extras():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-    assert "-e .[course,dev]" in pip_section
+    assert "-e .[course,dev,llm]" in pip_section
 
 
 def test_torch_is_pinned():
@@ -58,3 +58,11 @@ def test_readme_test_and_course_commands_pin_cpu_torch():
     assert any("pytest" in b for b in blocks) and any("jupyter lab" in b for b in blocks)
     for b in blocks:
         assert "torch==2.13.0" in b
+
+
+def test_llm_extra_pins_transformers_and_peft_exactly():
+    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["llm"]
+    pins = {_name(r): r for r in extra}
+    assert set(pins) >= {"transformers", "peft"}
+    for name in ("transformers", "peft"):
+        assert re.fullmatch(rf"{name}==\d+(\.\d+)+", pins[name].replace(" ", "")), pins[name]
