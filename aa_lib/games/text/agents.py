@@ -14,9 +14,15 @@ import torch
 from ..base import make_generator
 from .base import TextGame, Turn
 from .ipd import TextIPD
+from .split import SplitNoComm
+from .splitting import SplittingGame
+from .trust_split import TrustAndSplit, beats, reported_hand, truthful_message
 
 __all__ = ["TextAgent", "ActionAgent", "SCRIPTED_TEXT_AGENTS", "scripted_names", "make_text_agent",
-           "AlwaysCooperate", "AlwaysDefect", "TitForTat", "Grim", "RandomIPD"]
+           "AlwaysCooperate", "AlwaysDefect", "TitForTat", "Grim", "RandomIPD",
+           "GreedySplitter", "CooperativeSplitter", "RandomSplitter",
+           "TrustCooperative", "TrustGreedy", "TrustLiar", "TrustRandom",
+           "FairSplitter", "GreedyProposer", "AcceptingSplitter", "RandomProposer"]
 
 
 class TextAgent:
@@ -108,9 +114,160 @@ class RandomIPD(ActionAgent):
         return (torch.rand(game.batch_size, generator=self.generator) < self.p_defect).long()
 
 
+# ---------------------------------------------------------------------- Split No-Comm
+class GreedySplitter(ActionAgent):
+    """Claims every unit of every item."""
+
+    name = "greedy"
+
+    def decide(self, game, turn, seat):
+        return torch.full((game.batch_size, 3), 10, dtype=torch.long)
+
+
+class CooperativeSplitter(ActionAgent):
+    """Welfare-maximising: all units of the items it values more, half of those valued equally, none of the rest."""
+
+    name = "cooperative"
+
+    def decide(self, game, turn, seat):
+        own, other = game.values[seat, :, turn.round].cpu(), game.values[1 - seat, :, turn.round].cpu()
+        return 5 + 5 * torch.sign(own - other)
+
+
+class RandomSplitter(ActionAgent):
+    """Claims a uniformly drawn number of units (0-10) of each item."""
+
+    name = "random"
+
+    def decide(self, game, turn, seat):
+        return torch.randint(11, (game.batch_size, 3), generator=self.generator)
+
+
+# ---------------------------------------------------------------------- Trust-and-Split
+def _other_report(game, turn, seat) -> List[Optional[int]]:
+    """The hand the other seat's message of this round names (None if none yet, or not exactly one)."""
+    return [reported_hand(m) for m in game.messages[1 - seat][turn.round]]
+
+
+class _TrustAgent(ActionAgent):
+    """Truthful messages ("I have rock .") unless a subclass lies."""
+
+    def message(self, game, turn, seat):
+        return [truthful_message(h) for h in game.hands[seat, :, turn.round].tolist()]
+
+
+class TrustCooperative(_TrustAgent):
+    """Truthful, and trusts the other's word: keeps 10 coins if its hand beats the hand the other
+    names, 0 if it loses to it, 5 when the other named no hand or its own (someone lied)."""
+
+    name = "cooperative"
+
+    def decide(self, game, turn, seat):
+        own = game.hands[seat, :, turn.round].tolist()
+        keep = [5 if h is None or h == o else (10 if (o - h) % 3 == 1 else 0)
+                for o, h in zip(own, _other_report(game, turn, seat))]
+        return torch.tensor(keep, dtype=torch.long)
+
+
+class TrustGreedy(_TrustAgent):
+    """Truthful, but keeps all 10 coins."""
+
+    name = "greedy"
+
+    def decide(self, game, turn, seat):
+        return torch.full((game.batch_size,), 10, dtype=torch.long)
+
+
+class TrustLiar(TrustGreedy):
+    """Keeps all 10 coins and lies where lying pays: as second speaker it names the hand that beats
+    the hand the other named (a truthful cooperator then leaves it every coin); as first speaker it
+    tells the truth, which is the best first message against a truthful cooperator
+    (52.5 points per round on average, against 28.3 or 35.8 for either lie)."""
+
+    name = "liar"
+
+    def message(self, game, turn, seat):
+        truth = super().message(game, turn, seat)
+        return [t if h is None else truthful_message(beats(h)) for t, h in zip(truth, _other_report(game, turn, seat))]
+
+
+class TrustRandom(ActionAgent):
+    """Names a uniformly drawn hand and keeps a uniformly drawn number of coins (0-10)."""
+
+    name = "random"
+
+    def message(self, game, turn, seat):
+        hands = torch.randint(3, (game.batch_size,), generator=self.generator).tolist()
+        return [truthful_message(h) for h in hands]
+
+    def decide(self, game, turn, seat):
+        return torch.randint(11, (game.batch_size,), generator=self.generator)
+
+
+# ---------------------------------------------------------------------- the lecture's Splitting Game
+def _offered(game) -> torch.Tensor:
+    """``[B]`` coins the first agent's proposal leaves to the second (-1 where it made none)."""
+    return game.actions[0, :, 0, 1].cpu()
+
+
+def _mirror(game) -> torch.Tensor:
+    """``[B, 2]`` the second agent's answer that agrees with the first's proposal."""
+    return game.actions[0, :, 0].cpu().flip(-1)
+
+
+def _proposal(game, take: int, give: int) -> torch.Tensor:
+    return torch.tensor([take, give]).expand(game.batch_size, 2).clone()
+
+
+class FairSplitter(ActionAgent):
+    """First: proposes 5 / 5. Second: agrees to any proposal leaving it at least 5 coins, else asks for 5 / 5."""
+
+    name = "fair"
+
+    def decide(self, game, turn, seat):
+        fair = _proposal(game, 5, 5)
+        if seat == 0:
+            return fair
+        return torch.where((_offered(game) >= 5).unsqueeze(-1), _mirror(game), fair)
+
+
+class GreedyProposer(ActionAgent):
+    """Always asks for all 10 coins (so it agrees only to a proposal that leaves it all 10)."""
+
+    name = "greedy"
+
+    def decide(self, game, turn, seat):
+        return _proposal(game, 10, 0)
+
+
+class AcceptingSplitter(ActionAgent):
+    """First: proposes 5 / 5. Second: agrees to whatever the first proposed (5 / 5 if it proposed nothing)."""
+
+    name = "accepting"
+
+    def decide(self, game, turn, seat):
+        fair = _proposal(game, 5, 5)
+        if seat == 0:
+            return fair
+        return torch.where((_offered(game) >= 0).unsqueeze(-1), _mirror(game), fair)
+
+
+class RandomProposer(ActionAgent):
+    """A uniformly drawn allowed proposal (take x, give y, x + y <= 10)."""
+
+    name = "random"
+
+    def decide(self, game, turn, seat):
+        pick = torch.randint(len(turn.choices), (game.batch_size,), generator=self.generator).tolist()
+        return torch.tensor([game.parse_answer(turn.choices[k]) for k in pick], dtype=torch.long)
+
+
 #: game class -> agent name -> agent class.
 SCRIPTED_TEXT_AGENTS: Dict[type, Dict[str, type]] = {
     TextIPD: {cls.name: cls for cls in (AlwaysCooperate, AlwaysDefect, TitForTat, Grim, RandomIPD)},
+    SplitNoComm: {cls.name: cls for cls in (GreedySplitter, CooperativeSplitter, RandomSplitter)},
+    TrustAndSplit: {cls.name: cls for cls in (TrustCooperative, TrustGreedy, TrustLiar, TrustRandom)},
+    SplittingGame: {cls.name: cls for cls in (FairSplitter, GreedyProposer, AcceptingSplitter, RandomProposer)},
 }
 
 

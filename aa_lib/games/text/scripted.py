@@ -14,7 +14,7 @@ import torch
 
 from ..._validation import check_positive_int, check_probabilities
 from .agents import SCRIPTED_TEXT_AGENTS, TextAgent, make_text_agent, scripted_names
-from .base import ChatHistory, TextGame, Transcript, Turn, as_generator
+from .base import ChatHistory, TextGame, Transcript, as_generator
 
 __all__ = ["TextAgent", "SCRIPTED_TEXT_AGENTS", "scripted_names", "make_text_agent", "MixedAgent",
            "NoisyAgent", "play_scripted", "expected_round_rewards", "scripted_transcripts"]
