@@ -1,37 +1,34 @@
-"""aa_lib.ablations: sign-mask variants of Advantage Alignment, their training and their league."""
+"""The sign-mask study (App. C.2): quadrants and variants (aa_lib.exact.sign_masks), exact training
+(aa_lib.exact.sign_mask_training), the league (aa_lib.evaluation.sign_mask_league), the Trainer route
+(aa_lib.training.sign_masks) and the registered rule aa_sign_mask (aa_lib.algos.sign_mask)."""
 import math
 from dataclasses import replace
 
 import pytest
 import torch
 
-from aa_lib.ablations import (
-    _past_sums,
+from aa_lib.advantages import SIGN_MASKS, past_advantage_sum, shaping_term, time_weights
+from aa_lib.algos import AdvantageAlignment, LearnerBatch, SignMaskedAdvantageAlignment
+from aa_lib.evaluation.sign_mask_league import SCRIPTED_POLICIES, sign_mask_league
+from aa_lib.exact.estimators import all_paths, trajectory_ensemble
+from aa_lib.exact.memory_one import SEAT_SWAP
+from aa_lib.exact.shaping import aa_estimator_expectation, exact_policy_gradient
+from aa_lib.exact.sign_mask_training import AblationConfig, expected_per_step_rewards, train_sign_mask_variants
+from aa_lib.exact.sign_masks import (
     PAPER_VARIANTS,
     QUADRANTS,
-    SCRIPTED_POLICIES,
     STANDARD_VARIANTS,
-    AblationConfig,
-    MaskedAdvantageAlignment,
     along_paths,
-    expected_per_step_rewards,
     quadrant_terms,
     sample_self_play,
     score_gradient,
     self_play_gradients,
-    sign_mask_league,
     sign_mask_variant,
-    train_sign_mask_variants,
-    train_variant_with_trainer,
     variant_shaping,
 )
-from aa_lib.advantages import SIGN_MASKS, past_advantage_sum, shaping_term
-from aa_lib.algos import AdvantageAlignment, LearnerBatch
-from aa_lib.exact.estimators import all_paths, trajectory_ensemble
-from aa_lib.exact.memory_one import SEAT_SWAP
-from aa_lib.exact.shaping import aa_estimator_expectation, exact_policy_gradient
 from aa_lib.exact.tabular import solve_tabular_logits
 from aa_lib.games.matrix import CHICKEN, PRISONERS_DILEMMA
+from aa_lib.training.sign_masks import train_variant_with_trainer
 
 DT = torch.float64
 OPTIONS = {"past_discount": 0.9}  # the AA discount of Tables 1-2; time weight gamma^(t+1) (eq. 8)
@@ -43,11 +40,13 @@ def randn(seed, *shape):
 
 # ----------------------------------------------------------------------------- variants
 def test_variant_names_parse_to_kept_quadrants():
-    assert sign_mask_variant("naive").kept == ()
-    assert sign_mask_variant("aa").kept == QUADRANTS and sign_mask_variant("aa").removed == ()
+    """A variant's sign_mask holds the quadrants REMOVED (the library's one convention); kept is the rest."""
+    assert sign_mask_variant("naive").kept == () and sign_mask_variant("naive").sign_mask == QUADRANTS
+    assert sign_mask_variant("aa").kept == QUADRANTS and sign_mask_variant("aa").sign_mask == ()
     assert sign_mask_variant("vengeful").kept == ("vengeful",)
     assert sign_mask_variant("V").kept == ("vengeful",)
-    assert sign_mask_variant("vengeful").removed == ("cooperative", "empathetic", "spiteful")
+    assert sign_mask_variant("vengeful").sign_mask == ("cooperative", "empathetic", "spiteful")
+    assert sign_mask_variant("aa-V").sign_mask == ("vengeful",)
     assert sign_mask_variant("C+V").kept == ("cooperative", "vengeful")
     assert sign_mask_variant("aa-V").kept == ("cooperative", "empathetic", "spiteful")
     assert sign_mask_variant("aa-vengeful").kept == sign_mask_variant("aa-V").kept
@@ -95,10 +94,12 @@ def test_quadrants_partition_the_aa_term(options):
         assert torch.equal(variant_shaping(q, own, other, 0.9, **options), alone)
 
 
-def test_past_sums_by_matrix_product_match_the_library():
-    own = randn(20, 7, 9)
+def test_quadrant_terms_use_the_library_past_sum():
+    """The split is f(t) * past_advantage_sum(A1) * A2 exactly (no second implementation of S_t)."""
+    own, other = randn(20, 7, 9), randn(21, 7, 9)
     for decay in (0.0, 0.5, 0.9, 1.0):
-        assert torch.allclose(_past_sums(own, decay), past_advantage_sum(own, decay), atol=1e-13, rtol=0)
+        expected = time_weights(9, 0.9, "gamma^(t+1)", DT) * past_advantage_sum(own, decay) * other
+        assert torch.equal(quadrant_terms(own, other, 0.9, past_discount=decay).sum(0), expected)
 
 
 def test_quadrant_terms_refuse_bad_input():
@@ -126,17 +127,18 @@ def test_masked_algorithm_matches_variant_shaping_and_library_aa():
     batch = LearnerBatch(obs=torch.zeros(12, 7, 5), actions=torch.zeros(12, 7, dtype=torch.long),
                          old_log_probs=torch.zeros(12, 7), advantages=own, other_advantages=other, gamma=0.9)
     for name in ("vengeful", "C+E", "aa-S"):
-        algo = MaskedAdvantageAlignment(kept=sign_mask_variant(name).kept, beta=1.0, aa_gamma=0.9)
+        algo = SignMaskedAdvantageAlignment(sign_mask=sign_mask_variant(name).sign_mask, beta=1.0, aa_gamma=0.9)
         assert torch.equal(algo.shaping(batch), variant_shaping(name, own, other[0], 0.9, past_discount=0.9))
-    everything = MaskedAdvantageAlignment(kept=QUADRANTS, beta=0.3)
-    assert torch.equal(everything.shaping(batch), AdvantageAlignment(beta=0.3).shaping(batch))
-    # the library's single-name mask removes that quadrant: AdvantageAlignment(sign_mask="spiteful") == aa-S
-    assert torch.equal(AdvantageAlignment(sign_mask="spiteful").shaping(batch),
-                       MaskedAdvantageAlignment(kept=sign_mask_variant("aa-S").kept).shaping(batch))
+    nothing_removed = SignMaskedAdvantageAlignment(sign_mask=(), beta=0.3)
+    assert torch.equal(nothing_removed.shaping(batch), AdvantageAlignment(beta=0.3).shaping(batch))
+    # the registry's single-quadrant rule removes that quadrant: aa_spiteful == variant aa-S
+    from aa_lib.algos import make_algorithm
+    assert torch.equal(make_algorithm("aa_spiteful").shaping(batch),
+                       SignMaskedAdvantageAlignment(sign_mask=sign_mask_variant("aa-S").sign_mask).shaping(batch))
     with pytest.raises(ValueError):
-        MaskedAdvantageAlignment(kept=("friendly",))
-    with pytest.raises(ValueError):
-        MaskedAdvantageAlignment(kept=("cooperative",), sign_mask="vengeful")
+        SignMaskedAdvantageAlignment(sign_mask=("friendly",))
+    with pytest.raises(TypeError):
+        AdvantageAlignment(sign_mask="vengeful")  # one home: masks belong to the sign-mask rule
 
 
 # ------------------------------------------------------- sampling and score gradients
@@ -193,8 +195,8 @@ def test_score_gradient_over_all_paths_is_the_exact_aa_expectation(variant):
     states, a, b, A1, A2, probs = _enumerated(th1, th2, PRISONERS_DILEMMA, gamma, T)
     w = variant_shaping(variant, A1.reshape(-1, T), A2.reshape(-1, T), gamma, **OPTIONS).reshape(A1.shape)
     ours = score_gradient(torch.sigmoid(th1), states, a, w, probs)
-    kept = sign_mask_variant(variant).removed or None
-    ref = aa_estimator_expectation(th1, th2, PRISONERS_DILEMMA, gamma, T, sign_mask=kept, **OPTIONS)
+    removed = sign_mask_variant(variant).sign_mask or None
+    ref = aa_estimator_expectation(th1, th2, PRISONERS_DILEMMA, gamma, T, sign_mask=removed, **OPTIONS)
     assert torch.allclose(ours, ref, atol=1e-12, rtol=1e-10)
     assert ref.abs().max() > 1e-3
 
@@ -207,7 +209,7 @@ def test_score_gradient_from_the_second_seat_is_the_exact_aa_expectation_of_play
     ours = score_gradient(torch.sigmoid(th2), torch.tensor(SEAT_SWAP)[states], b, w, probs)
     swapped_game = torch.as_tensor(CHICKEN.payoffs, dtype=DT).flip(0)
     ref = aa_estimator_expectation(th2, th1, swapped_game, gamma, T,
-                                   sign_mask=sign_mask_variant("vengeful").removed, **OPTIONS)
+                                   sign_mask=sign_mask_variant("vengeful").sign_mask, **OPTIONS)
     assert torch.allclose(ours, ref, atol=1e-12, rtol=1e-10)
 
 
@@ -335,7 +337,8 @@ def test_sampled_league_agrees_with_the_exact_one():
 def test_trainer_runs_a_masked_variant():
     init = torch.tensor([1.0, 0.5, -0.5, 0.0, -1.0])
     trainer = train_variant_with_trainer("vengeful", iterations=2, batch_size=16, init_theta=init, seed=3)
-    assert isinstance(trainer.algo, MaskedAdvantageAlignment) and trainer.algo.kept == ("vengeful",)
+    assert isinstance(trainer.algo, SignMaskedAdvantageAlignment) and trainer.config.algo == "aa_sign_mask"
+    assert trainer.algo.sign_mask == ("cooperative", "empathetic", "spiteful")  # the vengeful quadrant alone
     assert len(trainer.history) == 2 and not torch.equal(trainer.policy.theta.detach(), init)
     assert type(train_variant_with_trainer("aa", iterations=1, batch_size=8).algo) is AdvantageAlignment
     with pytest.raises(ValueError):
@@ -365,7 +368,6 @@ def test_score_gradient_by_groups_splits_the_sum():
 
 
 def test_training_on_cuda_without_a_gpu_is_refused_up_front(monkeypatch):
-    from aa_lib.ablations import train_sign_mask_variants
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ValueError, match=r"config.device='cuda', but torch sees no CUDA GPU"):
         train_sign_mask_variants(device="cuda", iterations=1)
@@ -374,7 +376,7 @@ def test_training_on_cuda_without_a_gpu_is_refused_up_front(monkeypatch):
 # ------------------------------------------------------- the registered sign-mask rule
 def test_sign_mask_rule_is_registered_and_removes_the_named_quadrants():
     """``aa_sign_mask`` (algos/sign_mask.py): sign_mask names the quadrants REMOVED, as shaping_term's."""
-    from aa_lib.algos import ALGORITHMS, SignMaskedAdvantageAlignment, make_algorithm, rule_takes_beta
+    from aa_lib.algos import ALGORITHMS, make_algorithm, rule_takes_beta
     from aa_lib.training import TrainConfig, Trainer
 
     own, other = randn(30, 10, 6).float(), randn(31, 1, 10, 6).float()

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from functools import partial
 
-from .advantage_alignment import SIGN_MASKS, AdvantageAlignment, ProximalAdvantageAlignment
+from ..advantages import SIGN_MASKS as _QUADRANT_SIGNS
+from .advantage_alignment import AdvantageAlignment, ProximalAdvantageAlignment
 from .base import (EstimateInputs, LearnerBatch, LearningRule, PolicyGradientAlgorithm, SeatEstimates, SeatRows,
                    centre_per_seat, time_discounts)
 from .factored import FactoredAdvantageAlignment
@@ -39,7 +40,7 @@ __all__ = [
     "SeatEstimates", "EstimateInputs", "SeatRows", "centre_per_seat", "PolicyGradientAlgorithm", "NaiveActorCritic", "PPO",
     "PPOSummedRewards", "AdvantageAlignment", "ProximalAdvantageAlignment", "FactoredAdvantageAlignment",
     "LOQA", "LolaDice", "SignMaskedAdvantageAlignment",
-    "SIGN_MASKS", "dice_objective", "magic_box", "loqa_opponent_probs", "time_discounts",
+    "dice_objective", "magic_box", "loqa_opponent_probs", "time_discounts",
 ]
 
 ALGORITHMS = {
@@ -53,7 +54,8 @@ ALGORITHMS = {
     "lola_dice": LolaDice,
     "aa_sign_mask": SignMaskedAdvantageAlignment,
 }
-ALGORITHMS.update({f"aa_{mask}": partial(AdvantageAlignment, sign_mask=mask) for mask in SIGN_MASKS})
+ALGORITHMS.update({f"aa_{quadrant}": partial(SignMaskedAdvantageAlignment, sign_mask=quadrant)
+                   for quadrant in _QUADRANT_SIGNS})
 
 
 def _check_name(name: str) -> None:

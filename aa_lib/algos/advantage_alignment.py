@@ -6,9 +6,8 @@ The actor weight of step t is (eq. 10, Algorithm 1 "summing equation 3 and equat
 
 with :func:`aa_lib.advantages.shaping_term` computing ``shaping_t`` (summed over
 co-players for more than two players, eq. 66). ``normalise=True`` replaces the
-discounting by ``1/(1+t)`` (eq. 59, the paper's implementation). Sign masks
-(App. C.2) zero the shaping term in one quadrant of (sign of past own advantages,
-sign of the co-player's current advantage).
+discounting by ``1/(1+t)`` (eq. 59, the paper's implementation). The sign-mask
+ablations of App. C.2 (the term without some of its quadrants) are :mod:`aa_lib.algos.sign_mask`.
 
 The advantages inside the shaping term may come from their own GAE lambda
 (``TrainConfig.shaping_gae_lambda``, e.g. one-step TD errors): :meth:`AdvantageAlignment.extend_estimates`
@@ -25,14 +24,10 @@ from typing import Optional
 
 import torch
 
-from ..advantages import SIGN_MASKS as _SIGN_CASES
 from ..advantages import gae, shaping_term
 from .base import EstimateInputs, LearnerBatch, PolicyGradientAlgorithm, SeatEstimates, SeatRows, centre_per_seat
 
-__all__ = ["AdvantageAlignment", "ProximalAdvantageAlignment", "SIGN_MASKS"]
-
-#: Sign-mask ablations of App. C.2 (quadrant that is masked out).
-SIGN_MASKS = tuple(_SIGN_CASES)  # ("cooperative", "empathetic", "vengeful", "spiteful")
+__all__ = ["AdvantageAlignment", "ProximalAdvantageAlignment"]
 
 
 @dataclass
@@ -55,12 +50,6 @@ class AdvantageAlignment(PolicyGradientAlgorithm):
     #: Per-step prefactor of the shaping term (``aa_lib.advantages.TIME_WEIGHTS``); None:
     #: ``gamma^(t+1)`` of eq. 8 (or ``1/(1+t)`` with ``normalise``).
     time_weight: Optional[str] = None
-    #: None or one of SIGN_MASKS (App. C.2 ablations).
-    sign_mask: Optional[str] = None
-
-    def __post_init__(self):
-        if self.sign_mask is not None and self.sign_mask not in SIGN_MASKS:
-            raise ValueError(f"sign_mask must be None or one of {SIGN_MASKS}, got {self.sign_mask!r}")
 
     # ------------------------------------------------------------ the trainer's hooks
     def extend_estimates(self, est: SeatEstimates, inputs: EstimateInputs) -> None:
@@ -82,8 +71,7 @@ class AdvantageAlignment(PolicyGradientAlgorithm):
     # ------------------------------------------------------------------ the weight
     def shaping_options(self, batch: LearnerBatch) -> dict:
         """Keyword options passed to :func:`aa_lib.advantages.shaping_term`."""
-        return {"normalise": self.normalise, "sign_mask": self.sign_mask, "past_discount": self.aa_gamma,
-                "time_weight": self.time_weight}
+        return {"normalise": self.normalise, "past_discount": self.aa_gamma, "time_weight": self.time_weight}
 
     def shaping(self, batch: LearnerBatch) -> torch.Tensor:
         """The Advantage Alignment term ``[N, T]`` (before beta)."""
