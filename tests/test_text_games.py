@@ -260,6 +260,7 @@ def test_splitting_game_follows_the_lecture_prompt_and_format():
                                   '"other_agent_gets" : { "coins" : 5 } } . You are the second agent . '
                                   'It is your turn to play .')
     assert turn.prompts[1][2].startswith("The other agent made no valid finalization .")
+    assert set(words(turn.prompts[1][2])) <= game.vocabulary()
     mirror = game.format_action((3, 7))
     game.answer(turn, {1: [lecture, mirror, game.format_action((5, 5))]})
     assert game.rewards[:, :, 0].tolist() == [[5.0, 7.0, 0.0], [5.0, 3.0, 0.0]]
@@ -406,6 +407,8 @@ def test_same_seed_same_play_and_every_choice_parses_back(name):
     parsed = [game.parse_answer(c) for c in choices]
     assert None not in parsed and len(set(parsed)) == len(choices)
     assert [game.format_action(p) for p in parsed] == choices
+    assert set(w for c in choices for w in words(c)) <= game.vocabulary()
+    assert all(" ".join(words(c)) == c for c in choices)
 
 
 def test_chat_history_first_message_joins_system_prompt_and_first_prompt():
