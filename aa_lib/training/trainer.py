@@ -49,6 +49,7 @@ class NonFiniteLossError(FloatingPointError):
 
 
 def _check_loss(loss: torch.Tensor, what: str, iteration: int) -> None:
+    """Raise :class:`NonFiniteLossError` if ``loss`` is NaN or infinite."""
     if not torch.isfinite(loss):
         raise NonFiniteLossError(
             f"{what} is {float(loss.detach())} at training iteration {iteration}; training stopped "
@@ -255,9 +256,6 @@ class Trainer:
         if self.config.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
         optimizer.step()
-
-    # kept for the trainer subclasses of experiments/negotiation_*.py (to be retired, issue 18)
-    _clip_and_step = clip_and_step
 
     def _update_critic(self, learner: Learner, traj: Trajectory, est: SeatEstimates, rows) -> tuple:
         """``critic_updates`` regression steps on the lambda-returns of ``rows``.
