@@ -361,3 +361,51 @@ def shaping_term(
     terms = past * others * sign_mask_weights(past, others, sign_mask)
     combined = terms.sum(0) if other_reduction == "sum" else terms.mean(0)
     return combined * time_weights(own.shape[-1], gamma, time_weight, own.dtype, own.device)
+
+
+# ----------------------------------------------------------------------------
+# The group-relative baseline (LLM follow-up: seed groups of games)
+# ----------------------------------------------------------------------------
+def group_relative_baseline(returns, group_ids, dim: int = -2) -> torch.Tensor:
+    """Leave-one-out mean of ``returns`` over the OTHER games of the same seed group.
+
+    Games that share an environment seed (the same values/hands) form a group; the baseline of
+    game ``b`` is ``(sum_{b' in g(b)} R_b' - R_b) / (|g(b)| - 1)``, so it never depends on the
+    game's own return and the policy gradient stays unbiased. Every other dimension (seats,
+    rounds) is kept apart: the baseline is per seat and per round. With a single group this is
+    :func:`leave_one_out_baseline` along ``dim``.
+
+    Args:
+        returns: floating-point tensor, e.g. ``[n_players, batch, T]`` returns-to-go.
+        group_ids: long ``[batch]``, the group of each game along ``dim`` (any integer labels).
+        dim: the batch (game) dimension of ``returns``; default ``-2`` (``[..., batch, T]``).
+
+    Returns:
+        a tensor shaped like ``returns``.
+    """
+    returns = check_tensor(returns, "returns")
+    if not returns.is_floating_point():
+        raise TypeError(f"returns must be a floating-point tensor, got dtype {returns.dtype}")
+    if returns.dim() == 0:
+        raise ValueError("returns must have at least one dimension (the games)")
+    try:
+        dim = range(returns.dim())[dim]
+    except IndexError:
+        raise ValueError(f"dim={dim} is out of range for returns of shape {tuple(returns.shape)}") from None
+    group_ids = check_tensor(group_ids, "group_ids")
+    if group_ids.dim() != 1 or group_ids.shape[0] != returns.shape[dim] or group_ids.is_floating_point():
+        raise ValueError(f"group_ids must be an integer tensor [{returns.shape[dim]}] (one group per game along "
+                         f"dim {dim}), got {group_ids.dtype} {tuple(group_ids.shape)}")
+    check_finite(returns, "returns")
+    labels, index = torch.unique(group_ids.to(returns.device), return_inverse=True)
+    sizes = torch.bincount(index, minlength=len(labels))
+    if (sizes < 2).any():
+        lonely = labels[sizes < 2].tolist()
+        raise ValueError(f"leave-one-out needs at least 2 games per group; group(s) {lonely[:5]} have one")
+    shape = list(returns.shape)
+    shape[dim] = len(labels)
+    totals = torch.zeros(shape, dtype=returns.dtype, device=returns.device).index_add_(dim, index, returns)
+    view = [1] * returns.dim()
+    view[dim] = -1
+    counts = sizes[index].to(returns.dtype).view(view)
+    return (totals.index_select(dim, index) - returns) / (counts - 1)
