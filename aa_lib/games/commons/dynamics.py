@@ -4,6 +4,18 @@ Step order (Melting Pot's update priorities, see :mod:`aa_lib.games.commons`):
 turns and moves (eating on arrival), zaps from the new positions, respawns of
 agents whose removal is over, then apple regrowth. :class:`DynamicsMixin` is one
 part of :class:`~aa_lib.games.commons.CommonsHarvest`.
+
+**Speed and device synchronisation.** Movement, zap and respawn share one
+occupancy grid per game (``[B, grid_cells]`` uint8: 0 free, 1 + index of the agent
+standing there, ``WALL`` on walls), kept up to date by every move, removal and
+respawn instead of being rebuilt. On the CPU, work that concerns few games is
+skipped or done only for them (``bool(x.any())`` and ``nonzero`` cost nothing
+there); on an accelerator (``self._sync_free``) the same computations run on masks
+over the whole batch, so that a step never waits for the device. Random numbers are
+drawn exactly as in the first implementation on the CPU (the move order only when
+some agent moves, the respawn scores only when some agent comes back), so seeded
+CPU runs are bit for bit the same as before; on an accelerator they are always
+drawn (same distributions, a different stream).
 """
 from __future__ import annotations
 
@@ -51,32 +63,66 @@ class DynamicsMixin:
     """Reset and step of :class:`~aa_lib.games.commons.CommonsHarvest` (state in its class docstring)."""
 
     def _build_beam(self) -> None:
-        """Beam offsets per orientation as (row, col) steps ``[4, n_rays, ray_length, 2]``."""
+        """Beam cells of every (cell, orientation), ``[4 (HW + 1), n_rays * ray_length]`` grid cells.
+
+        Row ``cell * 4 + orientation``; rays are ordered outwards and padded by repeating
+        their last cell (``_beam_valid [n_rays, ray_length]`` masks the padding); cells
+        beyond the map's edge are ``_edge`` (a wall: the border of the map is walls, so
+        a ray meets a wall first anyway).
+        """
         rays = beam_offsets(self.config)
-        length = max(len(r) for r in rays)
-        steps = []
+        R, L = len(rays), max(len(r) for r in rays)
+        H, W, dev = self.height, self.width, self.device
+        rows = torch.arange(H, device=dev).repeat_interleave(W)[:, None, None]  # [HW, 1, 1]
+        cols = torch.arange(W, device=dev).repeat(H)[:, None, None]
+        padded = [ray + [ray[-1]] * (L - len(ray)) for ray in rays]
+        ahead = torch.tensor([[a for a, _ in ray] for ray in padded], device=dev)  # [R, L]
+        right = torch.tensor([[x for _, x in ray] for ray in padded], device=dev)
+        table = torch.full((H * W + 1, 4, R * L), self._outside, dtype=torch.long, device=dev)
         for o in range(4):
             (fr, fc), (rr, rc) = _DIRECTIONS[o], _DIRECTIONS[(o + 1) % 4]
-            per_ray = []
-            for ray in rays:
-                cells = [(a * fr + x * rr, a * fc + x * rc) for a, x in ray]
-                cells += [cells[-1]] * (length - len(cells))  # pad by repeating the last cell
-                per_ray.append(cells)
-            steps.append(per_ray)
-        self._beam = torch.tensor(steps, device=self.device)  # [4, R, L, 2]
-        # padded entries repeat a cell: mask them so they are never counted twice
-        self._beam_valid = torch.tensor([[k < len(r) for k in range(length)] for r in rays], device=self.device)
+            r = rows + ahead * fr + right * rr
+            q = cols + ahead * fc + right * rc
+            inside = (r >= 0) & (r < H) & (q >= 0) & (q < W)
+            table[:-1, o] = torch.where(inside, r * W + q, self._edge).reshape(H * W, R * L)
+        self._beam_cells = table.view(-1, R * L)
+        self._beam_shape = (R, L)
+        self._beam_valid = torch.tensor([[k < len(r) for k in range(L)] for r in rays], device=dev)
 
-    def _has_apple(self, cells: torch.Tensor) -> torch.Tensor:
-        """``[P, B]`` bool: an apple lies on each agent's cell (False off the map)."""
-        spot = self._cell_to_spot[cells]  # [P, B]
-        return self.apples.gather(1, spot.t()).t()
+    # ------------------------------------------------------------------ buffers
+    def _allocate(self) -> None:
+        """Buffers reused by every step of a batch of this size (made at reset)."""
+        P, B, dev = self.n_players, self.batch_size, self.device
+        if getattr(self, "_allocated_for", None) == (B, dev):
+            return
+        self._allocated_for = (B, dev)
+        G = self.grid_cells
+        self._games = torch.arange(B, device=dev)
+        self._grid_offsets = self._games * G  # [B]: start of each game's row in a flattened grid
+        self._flat_games = self._games.repeat(P)  # [P B]: the game of each flat (player, game) index
+        self._occupancy = torch.empty(B, G, dtype=torch.uint8, device=dev)
+        self._zapped_buffer = torch.zeros(P * B + 1, dtype=torch.bool, device=dev)  # last entry: a dump
+        self._allocate_view()
+
+    def _rebuild_occupancy(self) -> None:
+        """The occupancy grid from ``positions`` and ``active`` (after a reset or a change from outside)."""
+        self._occupancy.copy_(self._occupancy_template.expand_as(self._occupancy))
+        self._occupy(self.active, self.positions)
+
+    def _occupy(self, mask: torch.Tensor, cells: torch.Tensor) -> None:
+        """Mark agents ``mask [P, B]`` as standing on ``cells [P, B]`` in the occupancy grid."""
+        where = self._grid_offsets + torch.where(mask, cells, self._dump)
+        self._occupancy.view(-1)[where.view(-1)] = self._player_codes.expand_as(where).reshape(-1)
+
+    def _vacate(self, mask: torch.Tensor, cells: torch.Tensor) -> None:
+        """Free the cells ``cells [P, B]`` of agents ``mask [P, B]`` in the occupancy grid."""
+        self._occupancy.view(-1)[(self._grid_offsets + torch.where(mask, cells, self._dump)).view(-1)] = 0
 
     def _eat(self, eaters: torch.Tensor) -> torch.Tensor:
         """Agents in ``eaters`` [P, B] eat the apple on their cell if any; returns rewards [P, B]."""
-        eaten = eaters & self._has_apple(self.positions)
-        spot = torch.where(eaten, self._cell_to_spot[self.positions], self.n_spots)
-        self.apples.scatter_(1, spot.t(), False)  # the dummy column S only ever receives False
+        spot = self._cell_to_spot.index_select(0, self.positions.view(-1)).view(self.positions.shape).t()
+        eaten = eaters & self.apples.gather(1, spot).t()  # the dummy spot S (not a spot) never holds an apple
+        self.apples.scatter_(1, torch.where(eaten.t(), spot, self.n_spots), False)  # S only ever receives False
         return eaten.float()
 
     # ------------------------------------------------------------------ dynamics
@@ -96,6 +142,7 @@ class DynamicsMixin:
         self.apples[:, -1] = False
         self.returns = torch.zeros(P, B, device=dev)
         self._last_beam = None
+        self._allocate()
         return self._observe()
 
     def _step(self, actions: torch.Tensor) -> StepResult:
@@ -106,103 +153,161 @@ class DynamicsMixin:
         respawned = self._respawn(was_active)
         if respawned is not None:
             rewards = rewards + self._eat(respawned)
-        self._regrow()
+        counts = self._regrow()
         self.returns = self.returns + rewards
         info = {"active": self.active, "zapped": zapped, "fired": fired,
                 "apples": self.apples.sum(1)}
-        return StepResult(self._observe(), rewards, self._done(), info)
+        return StepResult(self._observation(counts), rewards, self._done(), info)
 
     def _move(self, actions: torch.Tensor) -> torch.Tensor:
-        """Turns, then moves one agent at a time in a random order per game; returns apples eaten [P, B]."""
+        """Turns, then moves one agent at a time in a random order per game; returns apples eaten [P, B].
+
+        A move succeeds when the target cell is free in the occupancy grid (walls are never free);
+        the grid follows every successful move, so a later agent may enter a cell just left.
+        """
         P, B = self.n_players, self.batch_size
-        self.orientations = (self.orientations + self._turn[actions]) & 3  # & 3 == mod 4, also for -1
-        relative = self._move_relative[actions]  # [P, B], -1 = no move
+        flat_actions = actions.view(-1)
+        turn = self._turn.index_select(0, flat_actions).view(P, B)  # index_select: fast small-table lookups
+        self.orientations = (self.orientations + turn) & 3  # & 3 == mod 4, also for -1
+        relative = self._move_relative.index_select(0, flat_actions).view(P, B)  # -1 = no move
         wants = relative >= 0
-        step = self._directions[(self.orientations + relative) & 3]  # [P, B, 2]
-        target = self.positions + step[..., 0] * self.width + step[..., 1]
-        target = torch.where(wants, target, self.positions)
-        old = self.positions
-        if bool(wants.any()):
-            occupied = torch.zeros(B, self.height * self.width + 1, dtype=torch.bool, device=self.device)
-            occupied.scatter_(1, self.positions.t(), self.active.t())
-            occupied[:, self._outside] = False
-            order = self._rand(B, P).argsort(1)  # [B, P]
-            games = torch.arange(B, device=self.device)
-            positions = self.positions.clone()
-            for k in range(P):  # one agent per game at a time; all games at once
-                who = order[:, k]
-                here, there = positions[who, games], target[who, games]
-                ok = wants[who, games] & ~self._wall[there] & ~occupied[games, there]
-                occupied[games, here] &= ~ok
-                occupied[games, there] |= ok
-                positions[who, games] = torch.where(ok, there, here)
-            self.positions = positions
-        return self._eat(self.positions != old)
+        step = self._cell_steps.index_select(0, ((self.orientations + relative) & 3).view(-1)).view(P, B)
+        if not self._sync_free and not bool(wants.any()):
+            return torch.zeros(P, B, device=self.device)
+        order = self._rand(B, P).argsort(1).t()  # [P, B]: who moves k-th in each game
+        # the movers in their order (row k: the k-th mover of every game), as flat cells of the grid
+        offsets = self._grid_offsets
+        here = self.positions.gather(0, order) + offsets
+        there = torch.where(wants, self.positions + step, self.positions).gather(0, order) + offsets
+        wanting = wants.gather(0, order)
+        codes = (order + 1).to(torch.uint8)
+        moved = torch.empty_like(wanting)
+        grid, dump = self._occupancy.view(-1), offsets + self._dump
+        for k in range(P):  # one agent per game at a time; all games at once
+            ok = wanting[k] & (grid.index_select(0, there[k]) == 0)
+            grid.scatter_(0, torch.where(ok, here[k], dump), 0)
+            grid.scatter_(0, torch.where(ok, there[k], dump), codes[k])
+            moved[k] = ok
+        self.positions = self.positions.scatter(0, order, torch.where(moved, there, here) - offsets)
+        return self._eat(moved.scatter(0, order, moved))
 
     def _zap(self, actions: torch.Tensor):
         """Cooldowns and beams; zapped agents leave the map. Returns (fired, zapped) bool [P, B]."""
         c = self.config
+        P, B = self.n_players, self.batch_size
         trying = (actions == ZAP) & self.active
         fired = trying & (self.cooldown == 0)
         # Melting Pot's timer: a cooling agent counts down instead of firing; firing resets it.
         cooling = self.active & (self.cooldown > 0)
         self.cooldown = torch.where(cooling, self.cooldown - 1, torch.where(fired, c.zap_cooldown, self.cooldown))
-        zapped = torch.zeros_like(fired)
         self._last_beam = None
-        if not bool(fired.any()):
-            return fired, zapped
-        P, B = self.n_players, self.batch_size
-        H, W = self.height, self.width
-        # Cells of every beam: [P, B, R, L]; out-of-map cells clamp onto the (wall) border.
-        rows, cols = self._rows_cols(self.positions)
-        offsets = self._beam[self.orientations]  # [P, B, R, L, 2]
-        r = (rows[..., None, None] + offsets[..., 0]).clamp(0, H - 1)
-        q = (cols[..., None, None] + offsets[..., 1]).clamp(0, W - 1)
-        cells = r * W + q
-        who = torch.zeros(B, H * W + 1, dtype=torch.long, device=self.device)
-        who.scatter_(1, self.positions.t(), (self._player_ids * self.active).t())
-        who[:, self._outside] = 0
-        games = torch.arange(B, device=self.device)[None, :, None, None]
-        target = who[games, cells]  # [P, B, R, L]: 1 + index of the agent there, 0 if none
-        wall = self._wall[cells]
-        stopper = (wall | (target > 0)) & self._beam_valid
-        blocked_before = (stopper.cumsum(-1) - stopper.long()) > 0
-        lit = fired[..., None, None] & self._beam_valid & ~blocked_before & ~wall  # cells the beam reaches
-        hit = lit & (target > 0)
-        counts = torch.zeros(B, P + 1, dtype=torch.long, device=self.device)
-        counts.scatter_add_(1, (target * hit).permute(1, 0, 2, 3).reshape(B, -1),
-                            hit.permute(1, 0, 2, 3).reshape(B, -1).long())
-        zapped = (counts[:, 1:] > 0).t().contiguous()  # [P, B]
-        self._last_beam = (cells, lit)
+        if self._sync_free:  # every agent's beam, masked by `fired`
+            shooters, firing = None, fired.view(-1)
+        else:
+            if not bool(fired.any()):
+                return fired, torch.zeros_like(fired)
+            shooters = fired.view(-1).nonzero().squeeze(1)  # flat (player, game) indices of the shooters
+            firing = None
+        games, cells, lit, hit, there = self._beams(shooters, firing)
+        # hit agents (1 + index in the occupancy grid) are zapped; every other cell writes to the dump entry
+        where = torch.where(hit, (there.long() - 1) * B + games[:, None], P * B)
+        zapped_buffer = self._zapped_buffer
+        zapped_buffer.zero_()
+        zapped_buffer.scatter_(0, where.view(-1), True)
+        zapped = zapped_buffer[: P * B].view(P, B).clone()
+        self._last_beam = (games, cells, lit)
         self.active = self.active & ~zapped
+        self._vacate(zapped, self.positions)
         self.positions = torch.where(zapped, self._outside, self.positions)
         self.removal_timer = torch.where(zapped, c.removal_steps, self.removal_timer)
         return fired, zapped
 
+    def _beams(self, shooters: Optional[torch.Tensor], firing: Optional[torch.Tensor]):
+        """Cells reached by the beams of ``shooters`` (flat (player, game) indices; None: every agent,
+        with ``firing [P B]`` the mask of those who fire).
+
+        Returns ``games [n]``, ``cells [n, R L]``, ``lit [n, R L]`` (cells the beam reaches: a ray
+        stops at the first wall, which it does not light, or at the first agent, which it hits),
+        ``hit [n, R L]`` (lit cells holding an agent) and ``there [n, R L]`` (the occupancy of the cells).
+        """
+        R, L = self._beam_shape
+        key = (self.positions * 4 + self.orientations).view(-1)
+        if shooters is None:
+            games = self._flat_games
+        else:
+            key, games = key.index_select(0, shooters), self._flat_games.index_select(0, shooters)
+        cells = self._beam_cells.index_select(0, key)  # [n, R L]
+        flat = (self._grid_offsets.index_select(0, games)[:, None] + cells).view(-1)
+        there = self._occupancy.view(-1).index_select(0, flat).view(-1, R, L)
+        valid = self._beam_valid
+        stopper = (there != 0) & valid  # a wall or an agent
+        blocked_before = (stopper.cumsum(-1) - stopper.long()) > 0
+        lit = valid & ~blocked_before & (there != self.WALL)
+        if firing is not None:
+            lit &= firing[:, None, None]
+        hit = lit & (there != 0)
+        return games, cells, lit.view(-1, R * L), hit.view(-1, R * L), there.view(-1, R * L)
+
     def _respawn(self, was_active: torch.Tensor) -> Optional[torch.Tensor]:
-        """Count down removals begun in earlier steps; agents whose time is up reappear on free spawn points."""
+        """Count down removals begun in earlier steps; agents whose time is up reappear on free spawn points.
+
+        Each returning agent, in player order, takes the free spawn point with the highest of its uniform
+        scores (``[P, B, n_spawn]``, drawn for every player and game). Returns the returning agents
+        ``[P, B]`` (None on the CPU when nobody returns).
+        """
         waiting = ~was_active
         self.removal_timer = torch.where(waiting, self.removal_timer - 1, self.removal_timer)
         back = waiting & (self.removal_timer == 0)
-        if not bool(back.any()):
+        if not self._sync_free and not bool(back.any()):
             return None
+        P, B = self.n_players, self.batch_size
         spawn = self._spawn
-        self.positions = self.positions.clone()
-        taken = (self.positions[:, :, None] == spawn).any(0)  # [B, n_spawn]
-        for p in range(self.n_players):  # one agent at a time so two never pick the same cell
-            score = self._rand(self.batch_size, len(spawn)) - 2.0 * taken.float()
-            choice = score.argmax(1)
-            self.positions[p] = torch.where(back[p], spawn[choice], self.positions[p])
-            taken = taken | (back[p][:, None] & (torch.arange(len(spawn), device=self.device) == choice[:, None]))
+        scores = self._rand(P, B, len(spawn))  # the same numbers as P draws of [B, n_spawn]
+        if self._sync_free:
+            taken = self._occupancy[:, spawn] != 0  # [B, n_spawn]: an agent stands there
+            choice = self._choose_spawns(scores, taken, back)
+            self.positions = torch.where(back, spawn[choice], self.positions)
+        else:  # only the games where someone comes back
+            games = back.any(0).nonzero().squeeze(1)
+            taken = self._occupancy.index_select(0, games)[:, spawn] != 0
+            back_here = back.index_select(1, games)
+            choice = self._choose_spawns(scores.index_select(1, games), taken, back_here)
+            here = torch.where(back_here, spawn[choice], self.positions.index_select(1, games))
+            self.positions = self.positions.index_copy(1, games, here)
+        positions = self.positions
         turns = torch.randint(4, back.shape, generator=self.generator, device=self.device)
         self.orientations = torch.where(back, turns, self.orientations)
         self.active = self.active | back
+        self._occupy(back, positions)
         return back
 
-    def _regrow(self) -> None:
-        """Each empty spot regrows with the probability of its neighbour count (L2 radius)."""
+    @staticmethod
+    def _choose_spawns(scores: torch.Tensor, taken: torch.Tensor, back: torch.Tensor) -> torch.Tensor:
+        """Spawn point of each player ``[P, n]``: players in order take the free point of highest score.
+
+        ``scores [P, n, n_spawn]`` uniform, ``taken [n, n_spawn]`` bool, ``back [P, n]`` bool (only
+        returning players take a point). Taken points score 2 less, so they are chosen only if all are taken.
+        """
+        taken = taken.clone()
+        choice = torch.empty(back.shape, dtype=torch.long, device=back.device)
+        points = torch.arange(scores.shape[-1], device=scores.device)
+        for p in range(scores.shape[0]):  # one player at a time, so two never pick the same point
+            choice[p] = (scores[p] - 2.0 * taken.float()).argmax(1)
+            taken |= back[p][:, None] & (points == choice[p][:, None])
+        return choice
+
+    def _regrow(self) -> torch.Tensor:
+        """Each empty spot regrows with the probability of its neighbour count (L2 radius).
+
+        Returns the neighbour counts after the regrowth ``[B, n_spots]`` (long), capped at the last entry of
+        ``regrowth_probabilities`` (more neighbours change nothing).
+        """
         S = self.n_spots
-        counts = self.neighbour_counts()
-        probability = self._regrowth[counts.clamp(max=len(self._regrowth) - 1)]
-        grow = (self._rand(self.batch_size, S) < probability) & ~self.apples[:, :S]
-        self.apples[:, :S] |= grow
+        apples = self.apples[:, :S]
+        counts = (apples.float() @ self._adjacency).clamp_(max=len(self._regrowth) - 1).long()  # exact integers
+        probability = self._regrowth.index_select(0, counts.view(-1)).view(counts.shape)
+        grow = (self._rand(self.batch_size, S) < probability) & ~apples
+        apples |= grow
+        if self.config.regrowth_plane:  # the observation shows where an apple can regrow now
+            counts = (apples.float() @ self._adjacency).clamp_(max=len(self._regrowth) - 1).long()
+        return counts

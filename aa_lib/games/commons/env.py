@@ -12,7 +12,7 @@ import torch
 
 from ..._validation import check_positive_int
 from ..base import BatchedEnv
-from .config import _DIRECTIONS, _MOVE_RELATIVE, _TURN, ACTIONS, CommonsConfig
+from .config import _DIRECTIONS, _MOVE_RELATIVE, _TURN, ACTIONS, OBSERVATIONS, CommonsConfig
 from .dynamics import DynamicsMixin
 from .map import MapMixin, parse_layout
 from .observation import ObservationMixin
@@ -50,19 +50,22 @@ class CommonsHarvest(MapMixin, DynamicsMixin, ObservationMixin, BatchedEnv):
         self._check_config(config)
         super().__init__(self._first_ending(config), device)
         self.n_players = config.n_players
-        self._build_map(parse_layout(config.layout))
-        self._build_view()
-        self._build_beam()
+        # On an accelerator a step never waits for the device (see dynamics.py); on the CPU it skips idle work.
+        self._sync_free = self.device.type != "cpu"
         # Regrowth probability by neighbour count (the last entry for all larger counts).
         self._regrowth = torch.tensor(config.regrowth_probabilities, dtype=torch.float32, device=self.device)
         self._directions = torch.tensor(_DIRECTIONS, device=self.device)  # [4, 2]
         self._move_relative = torch.tensor(_MOVE_RELATIVE, device=self.device)
         self._turn = torch.tensor(_TURN, device=self.device)
-        self._player_ids = torch.arange(1, self.n_players + 1, device=self.device)[:, None]  # [P, 1]
+        self._player_codes = torch.arange(1, self.n_players + 1, device=self.device).to(torch.uint8)[:, None]
         self._not_self = ~torch.eye(self.n_players, dtype=torch.bool, device=self.device)[..., None]
         # (ahead, right) components of another agent's facing, by its orientation minus mine
         self._relative_facing = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]],
                                              device=self.device)
+        self._build_map(parse_layout(config.layout))
+        self._cell_steps = torch.tensor([dr * self.width + dc for dr, dc in _DIRECTIONS], device=self.device)
+        self._build_view()
+        self._build_beam()
         self.positions = self.orientations = self.active = self.cooldown = None
         self.removal_timer = self.apples = self.returns = None
         self._last_beam = None
@@ -91,6 +94,27 @@ class CommonsHarvest(MapMixin, DynamicsMixin, ObservationMixin, BatchedEnv):
             raise ValueError(f"end_probability must lie in [0, 1], got {c.end_probability}")
         if not c.regrowth_radius >= 0:
             raise ValueError(f"regrowth_radius must be non-negative, got {c.regrowth_radius}")
+        if c.n_players > 250:
+            raise ValueError(f"n_players must be at most 250, got {c.n_players}")
+        for name in ("identity_planes", "regrowth_plane"):
+            if not isinstance(getattr(c, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(c, name)!r}")
+        if c.observation not in OBSERVATIONS:
+            raise ValueError(f"observation must be one of {OBSERVATIONS}, got {c.observation!r}")
+
+    def _check_discrete_actions(self, actions) -> torch.Tensor:
+        """As :meth:`BatchedEnv._check_discrete_actions`; on an accelerator the range check runs on the device
+        (``torch._assert_async``: an out-of-range action fails the device's next synchronisation instead of
+        making every step wait for it)."""
+        if not self._sync_free:
+            return super()._check_discrete_actions(actions)
+        actions = self._check_action_tensor(
+            actions, (self.n_players, self.batch_size), "[n_players, batch] of action indices")
+        if actions.dtype == torch.bool or actions.is_floating_point() or actions.is_complex():
+            raise TypeError(f"actions must be an integer tensor (torch.long), got dtype {actions.dtype}")
+        torch._assert_async(((actions >= 0) & (actions < self.n_actions)).all(),
+                            f"actions must lie in [0, {self.n_actions - 1}]")
+        return actions.long()
 
     # --------------------------------------------------------- state for tests
     def place_agents(self, rows, cols, orientations, active=None) -> torch.Tensor:
@@ -128,8 +152,9 @@ class CommonsHarvest(MapMixin, DynamicsMixin, ObservationMixin, BatchedEnv):
                            "orientation": int(self.orientations[p, index]), "active": alive})
         beam = []
         if self._last_beam is not None:
-            cells, lit = self._last_beam
-            beam = sorted({int(k) for k in cells[:, index][lit[:, index]].tolist()})
+            games, cells, lit = self._last_beam  # [n], [n, beam cells], [n, beam cells] of the shooters
+            mine = games == index
+            beam = sorted({int(k) for k in cells[mine][lit[mine]].tolist()})
         return {
             "layout": self.layout_rows,
             "apples": self.apple_grid()[index].tolist(),

@@ -74,7 +74,15 @@ class MapMixin:
 
     ``_build_map`` sets ``height``, ``width``, ``layout_rows``, ``n_spots`` and the
     private lookup tables that the dynamics and observations read.
+
+    Per-game grids (``[B, grid_cells]``, one row per game, shared by movement, zap and
+    observation) have ``height * width + 3`` cells: the map's cells ``row * width + col``,
+    then ``_outside`` (where removed agents are: always empty), ``_edge`` (beyond the map's
+    edge: a wall) and ``_dump`` (a scratch cell that masked writes go to).
     """
+
+    #: value of a wall cell in the occupancy grid (agents are 1 + their index)
+    WALL = 255
 
     def _build_map(self, rows) -> None:
         """Static tensors of the map: walls, apple spots and their neighbourhoods, spawn points."""
@@ -84,6 +92,8 @@ class MapMixin:
         cells = lambda symbol: [k for k, ch in enumerate(chars) if ch == symbol]  # noqa: E731
         dev = self.device
         self._outside = H * W  # the cell index of "off the map" (removed agents)
+        self._edge, self._dump = H * W + 1, H * W + 2
+        self.grid_cells = H * W + 3
         zero = torch.zeros(1, dtype=torch.long, device=dev)  # row and column of the off-map cell
         self._row_of = torch.cat([torch.arange(H, device=dev).repeat_interleave(W), zero])
         self._col_of = torch.cat([torch.arange(W, device=dev).repeat(H), zero])
@@ -107,6 +117,14 @@ class MapMixin:
         self._n_inside = n_inside
         if len(self._spawn) < self.n_players:
             raise ValueError(f"the layout has {len(self._spawn)} spawn points (P) for {self.n_players} players")
+        # Templates of the per-game grids: occupancy (walls WALL, free 0) and cell codes (wall 1, floor 0;
+        # the apple spots' codes are written every step, see observation.py).
+        occupancy = torch.zeros(self.grid_cells, dtype=torch.uint8, device=dev)
+        occupancy[: H * W + 1][wall] = self.WALL
+        occupancy[self._outside] = 0
+        occupancy[self._edge] = self.WALL
+        self._occupancy_template = occupancy
+        self._code_template = (occupancy == self.WALL).to(torch.uint8)
 
     # ------------------------------------------------------------------- helpers
     def _rows_cols(self, cells: torch.Tensor):

@@ -1,8 +1,39 @@
 """Observations of Commons Harvest: egocentric windows rotated so that the agent faces up.
 
-Shape ``[P, B, 6, V_rows, V_cols]``; channels (:data:`CHANNELS`) and window
-geometry are described in :mod:`aa_lib.games.commons`. :class:`ObservationMixin`
-is one part of :class:`~aa_lib.games.commons.CommonsHarvest`.
+The window geometry is described in :mod:`aa_lib.games.commons` (``view_ahead`` rows
+ahead, the agent's row, ``view_behind`` rows behind, ``view_sides`` columns to each
+side; the agent at row ``view_ahead``, column ``view_sides``). Two formats
+(:attr:`CommonsConfig.observation`):
+
+**planes** (the default) float32 ``[P, B, C, V_rows, V_cols]``; channels
+(``env.observation_channels``): the six :data:`CHANNELS`, then with
+``identity_planes`` one plane per other agent, ``other_1`` ... ``other_{P-1}``
+(``other_j`` is 1 on the cell of the agent in seat ``(p + j) mod P`` for the viewer
+in seat ``p``: seats relative to one's own, so one policy can play any seat), then
+with ``regrowth_plane`` the plane ``regrowable`` (1 on empty apple spots whose
+regrowth probability is positive: an apple can still grow there).
+
+**compact** ``[P, B, V_rows, V_cols]`` uint8 (int16 when there are more than 256
+codes): one integer code per cell, 10-20x smaller (what a rollout stores), from
+which :meth:`ObservationMixin.expand_observation` rebuilds the planes exactly::
+
+    code = base + 4 * facing + 16 * k
+    base    0 floor (or an empty spot that cannot regrow), 1 wall or outside the map,
+            2 apple, 3 empty spot that can regrow (only with regrowth_plane)
+    k       0 no agent; 1 .. P-1 another agent (with identity_planes: 1 + its seat
+            after mine, (q - p - 1) mod P; without: always 1); on my own cell
+            K + cooldown (K = P with identity planes, else 2), whatever the rest
+    facing  the other agent's orientation minus mine, mod 4 (0 same way as me,
+            1 turned right of me, 2 opposite, 3 turned left), 0 for no agent
+
+A removed agent observes all zeros (code 0 everywhere). ``env.n_observation_codes``
+bounds the codes (an embedding table of that size takes them directly).
+
+How it is computed: a per-game grid of cell codes (``[B, grid_cells]``, walls and
+floor fixed, apple spots rewritten every step), gathered through a table of the
+window's grid cells for every (cell, orientation); the other agents are then
+written into the windows from their pairwise relative positions (``P^2 B`` numbers,
+much fewer than the ``P B V`` cells of the windows).
 """
 from __future__ import annotations
 
@@ -19,85 +50,197 @@ class ObservationMixin:
     """View tables and observations of :class:`~aa_lib.games.commons.CommonsHarvest`."""
 
     def _build_view(self) -> None:
-        """Tables of what each (cell, orientation) sees: walls ``[4 (HW + 1), V]`` and apple spots.
+        """Window cells of every (cell, orientation) ``[4 (HW + 1), V]`` int32, the codes and their planes.
 
-        Built once from a wall-padded copy of the map; an observation is then two
-        row lookups. The extra cell ``HW`` (off the map) sees nothing.
+        Window cells beyond the map's edge are ``_edge`` (a wall); the off-map cell ``HW``
+        (a removed agent) sees ``_outside`` everywhere (code 0: nothing).
         """
         c = self.config
-        pad = max(c.view_ahead, c.view_behind, c.view_sides)
         H, W, dev = self.height, self.width, self.device
-        Wp = W + 2 * pad
-        rows = torch.arange(H, device=dev).repeat_interleave(W)
-        cols = torch.arange(W, device=dev).repeat(H)
-        to_padded = (rows + pad) * Wp + cols + pad  # [HW]
-        padded_wall = torch.ones((H + 2 * pad) * Wp, dtype=torch.bool, device=dev)
-        padded_wall[to_padded] = self._wall[:-1]
-        padded_spot = torch.full(((H + 2 * pad) * Wp,), self.n_spots, dtype=torch.long, device=dev)
-        padded_spot[to_padded] = self._cell_to_spot[:-1]
-        self.view_rows, self.view_cols = c.view_ahead + 1 + c.view_behind, 2 * c.view_sides + 1
-        self.observation_shape = (len(CHANNELS), self.view_rows, self.view_cols)
-        ahead = c.view_ahead - torch.arange(self.view_rows, device=dev)[:, None]  # [Vr, 1]
-        right = torch.arange(self.view_cols, device=dev)[None, :] - c.view_sides  # [1, Vc]
-        offsets = []
+        self.view_rows, self.view_cols = Vr, Vc = c.view_ahead + 1 + c.view_behind, 2 * c.view_sides + 1
+        V = Vr * Vc
+        rows = torch.arange(H, device=dev).repeat_interleave(W)[:, None]  # [HW, 1]
+        cols = torch.arange(W, device=dev).repeat(H)[:, None]
+        ahead = (c.view_ahead - torch.arange(Vr, device=dev))[:, None].expand(Vr, Vc).reshape(1, V)
+        right = (torch.arange(Vc, device=dev) - c.view_sides)[None, :].expand(Vr, Vc).reshape(1, V)
+        table = torch.full((H * W + 1, 4, V), self._outside, dtype=torch.long, device=dev)
         for o in range(4):  # window cell (row, col) lies `ahead` along the facing and `right` to its right
             (fr, fc), (rr, rc) = _DIRECTIONS[o], _DIRECTIONS[(o + 1) % 4]
-            offsets.append(((ahead * fr + right * rr) * Wp + (ahead * fc + right * rc)).reshape(-1))
-        window = to_padded[:, None, None] + torch.stack(offsets)[None]  # [HW, 4, V]
-        V = self.view_rows * self.view_cols
-        wall_view = torch.zeros(H * W + 1, 4, V, device=dev)
-        wall_view[:-1] = padded_wall[window].float()
-        spot_view = torch.full((H * W + 1, 4, V), self.n_spots, dtype=torch.long, device=dev)
-        spot_view[:-1] = padded_spot[window]
-        self._wall_view = wall_view.view(-1, V)  # row 4 cell + orientation
-        self._spot_view = spot_view.view(-1, V)
+            r, q = rows + ahead * fr + right * rr, cols + ahead * fc + right * rc
+            inside = (r >= 0) & (r < H) & (q >= 0) & (q < W)
+            table[:-1, o] = torch.where(inside, r * W + q, self._edge)
+        self._window_cells = table.view(-1, V).to(torch.int32)
+        self._own_index = c.view_ahead * Vc + c.view_sides
+        self._build_codes()
+
+    def _build_relative_window(self) -> None:
+        """Where a viewer sees another agent: ``_relative_window`` int32, the window cell of a displacement
+        ``(dr, dc)`` for each orientation of the viewer (its own cell where out of view), at
+        ``o * _relative_stride + _relative_offset + key[other's cell] - key[viewer's cell]``.
+
+        Displacements span the map plus a margin ``M`` beyond the view's reach; the off-map cell (a
+        removed agent) has the key of a cell ``M`` rows below the map, out of every window's reach, so
+        removed agents neither see nor are seen (and a removed viewer writes only its own cell).
+        """
+        c, H, W, dev = self.config, self.height, self.width, self.device
+        M = max(c.view_ahead, c.view_behind, c.view_sides) + 1
+        span = 2 * (W + M) + 1
+        self._relative_stride = (2 * (H + M) + 1) * span
+        dr = torch.arange(-(H + M), H + M + 1, device=dev)[:, None]
+        dc = torch.arange(-(W + M), W + M + 1, device=dev)[None, :]
+        tables = []
+        for o in range(4):
+            (fr, fc), (rr, rc) = _DIRECTIONS[o], _DIRECTIONS[(o + 1) % 4]
+            ahead, right = dr * fr + dc * fc, dr * rr + dc * rc
+            seen = (ahead <= c.view_ahead) & (ahead >= -c.view_behind) & (right.abs() <= c.view_sides)
+            window = (c.view_ahead - ahead) * self.view_cols + right + c.view_sides
+            tables.append(torch.where(seen, window, self._own_index))
+        self._relative_window = torch.stack(tables).view(-1).to(torch.int32)
+        rows = self._row_of.clone()
+        rows[self._outside] = H - 1 + M  # the off-map cell: M rows below the map
+        self._displacement_of = (rows * span + self._col_of).to(torch.int32)
+        self._relative_offset = (H + M) * span + (W + M)
+
+    def _build_codes(self) -> None:
+        """Code constants and the tables that turn codes into planes (see the module docstring)."""
+        c, P, dev = self.config, self.n_players, self.device
+        self._self_k = P if c.identity_planes else 2
+        n_codes = 16 * (self._self_k + c.zap_cooldown + 1)
+        if n_codes > 2 ** 15:
+            raise ValueError(f"too many observation codes ({n_codes}) for n_players={P} and "
+                             f"zap_cooldown={c.zap_cooldown}")
+        self.n_observation_codes = n_codes
+        self.code_dtype = torch.uint8 if n_codes <= 256 else torch.int16
+        seats = torch.arange(P, device=dev)
+        slot = (seats[None, :] - seats[:, None] - 1) % P  # [viewer, other]: seat of the other after mine
+        k = 1 + slot if c.identity_planes else torch.ones_like(slot)
+        self._other_codes = (16 * k)[:, :, None].to(torch.int32)  # [viewer, other, 1]
+        self._build_relative_window()
+        names = list(CHANNELS)
+        if c.identity_planes:
+            names += [f"other_{j}" for j in range(1, P)]
+        if c.regrowth_plane:
+            names.append("regrowable")
+        self.observation_channels = tuple(names)
+        self.planes_shape = (len(names), self.view_rows, self.view_cols)
+        compact = c.observation == "compact"
+        self.observation_shape = (self.view_rows, self.view_cols) if compact else self.planes_shape
+        self.observation_dtype = self.code_dtype if compact else torch.float32
+        # planes of every code [n_codes, C] (the ready_to_shoot plane is filled from the own cell's code)
+        code = torch.arange(n_codes, device=dev)
+        base, facing, k = code % 4, (code // 4) % 4, code // 16
+        other = (k >= 1) & (k < self._self_k)
+        lut = torch.zeros(n_codes, len(names), device=dev)
+        lut[:, names.index("wall")] = (base == 1).float()
+        lut[:, names.index("apple")] = (base == 2).float()
+        lut[:, names.index("agent")] = other.float()
+        lut[:, names.index("agent_ahead")] = torch.where(other, self._relative_facing[facing, 0], 0.0)
+        lut[:, names.index("agent_right")] = torch.where(other, self._relative_facing[facing, 1], 0.0)
+        if c.identity_planes:
+            for j in range(1, P):
+                lut[:, names.index(f"other_{j}")] = (k == j).float()
+        if c.regrowth_plane:
+            lut[:, names.index("regrowable")] = (base == 3).float()
+        self._plane_table = lut
+        # 1 - cooldown / zap_cooldown on one's own cell (float32 arithmetic as the planes have always used)
+        level = (k - self._self_k).clamp(min=0)
+        ready = 1.0 - level.float() / c.zap_cooldown if c.zap_cooldown > 0 else torch.ones(n_codes, device=dev)
+        self._ready_of_code = torch.where(k >= self._self_k, ready, 0.0)
+        self._ready_channel = names.index("ready_to_shoot")
+        # regrowth possible for each neighbour count (the last entry for all larger counts)
+        self._can_regrow = torch.tensor(c.regrowth_probabilities, device=dev) > 0
+
+    def _allocate_view(self) -> None:
+        """Per-batch buffers of the observation (made at reset)."""
+        P, B, V = self.n_players, self.batch_size, self.view_rows * self.view_cols
+        self._code_map = self._code_template.to(self.code_dtype).expand(B, -1).clone()  # [B, grid_cells]
+        self._window_index = torch.empty(B, V, dtype=torch.int32, device=self.device)
+        self._window_offsets = (self._games * self.grid_cells).to(torch.int32)[:, None]  # [B, 1]
 
     # -------------------------------------------------------------- observations
     def _observe(self) -> torch.Tensor:
-        """Egocentric windows ``[P, B, 6, V_rows, V_cols]`` (channels in the module docstring).
+        """Observations of the current state, rebuilding the per-game grids from the public state
+        (after a reset, :meth:`place_agents`, :meth:`set_apples`, or a change made from outside)."""
+        self._rebuild_occupancy()
+        return self._observation(self.neighbour_counts())
 
-        Walls and apple spots in view are row lookups by (cell, orientation); a
-        removed agent sits on the off-map cell, whose rows are empty, so it sees zeros.
+    def _observation(self, counts: torch.Tensor) -> torch.Tensor:
+        """Observations ``[P, B, *observation_shape]`` after a step; ``counts [B, n_spots]`` the current
+        neighbour counts of the apple spots."""
+        codes = self.compact_observation(counts)
+        return codes if self.config.observation == "compact" else self.expand_observation(codes)
+
+    def compact_observation(self, counts: torch.Tensor = None) -> torch.Tensor:
+        """Codes ``[P, B, V_rows, V_cols]`` of every agent's window (module docstring); ``counts`` the
+        neighbour counts of the spots (computed when not given)."""
+        P, B, V = self.n_players, self.batch_size, self.view_rows * self.view_cols
+        self._write_spot_codes(self.neighbour_counts() if counts is None else counts)
+        key = self.positions * 4 + self.orientations  # [P, B]: row of the window table
+        codes = torch.empty(P, B, V, dtype=self.code_dtype, device=self.device)
+        index, grid = self._window_index, self._code_map.view(-1)
+        for p in range(P):  # a player at a time: the [B, V] index buffer stays in the cache
+            torch.index_select(self._window_cells, 0, key[p], out=index)
+            index += self._window_offsets
+            torch.index_select(grid, 0, index.view(-1), out=codes[p].view(-1))
+        self._write_agents(codes)
+        return codes.view(P, B, self.view_rows, self.view_cols)
+
+    def _write_spot_codes(self, counts: torch.Tensor) -> None:
+        """Codes of the apple spots in the per-game grid: 2 apple, 3 regrowable (with regrowth_plane), 0."""
+        S = self.n_spots
+        apples = self.apples[:, :S]
+        codes = apples.to(self.code_dtype) * 2
+        if self.config.regrowth_plane:
+            capped = counts.clamp(max=len(self._can_regrow) - 1).view(-1)
+            can = self._can_regrow.index_select(0, capped).view(counts.shape) & ~apples
+            codes += can.to(self.code_dtype) * 3
+        self._code_map.index_copy_(1, self._spot_cells, codes)
+
+    def _write_agents(self, codes: torch.Tensor) -> None:
+        """Write the other agents and one's own cell into the windows ``codes [P, B, V]``.
+
+        The window cell where a viewer sees another agent depends only on the viewer's orientation
+        and their displacement: one lookup in ``_relative_window`` per pair ``[viewer, other, B]``.
+        Pairs out of view (and the agent itself) write to the viewer's own cell, which is written
+        last. (int32 arithmetic: these small tensors are several times faster than in int64.)
         """
-        P, B, V = self.n_players, self.batch_size, self.view_rows * self.view_cols
-        c = self.config
-        code = (self.positions * 4 + self.orientations).reshape(-1)  # [P B]
-        obs = torch.empty(P, B, len(CHANNELS), V, device=self.device)
-        # written in place into the channel slices (one pass over the large output)
-        torch.index_select(self._wall_view, 0, code, out=obs.view(P * B, len(CHANNELS), V)[:, 0])
-        spot = self._spot_view.index_select(0, code).view(P, B, V)  # apple spot of every cell in view
-        apples = self.apples.float()[None].expand(P, B, self.n_spots + 1)
-        torch.gather(apples, 2, spot, out=obs[:, :, 1])
-        obs[:, :, 2:5] = 0.0
-        self._observe_others(obs)
-        if c.zap_cooldown > 0:
-            ready = 1.0 - self.cooldown.float() / c.zap_cooldown
-        else:
-            ready = torch.ones(P, B, device=self.device)
-        obs[:, :, 5] = (ready * self.active)[..., None]
-        return obs.view(P, B, *self.observation_shape)
+        P, B = self.n_players, self.batch_size
+        key = self._displacement_of.index_select(0, self.positions.view(-1)).view(P, B)  # int32
+        o32 = self.orientations.to(torch.int32)
+        pair = key[None, :, :] + (o32 * self._relative_stride + self._relative_offset - key)[:, None, :]
+        window = self._relative_window.index_select(0, pair.view(-1)).view(P, P, B)  # [viewer, other, B]
+        under = self._code_map.gather(1, self.positions.t()).t().to(torch.int32)  # [P, B]: code under each agent
+        # base + 4 facing of every agent, minus 4 * the viewer's facing (mod 16): the relative facing
+        looks = under + 4 * o32
+        value = ((looks[None, :, :] - 4 * o32[:, None, :]) & 15) + self._other_codes
+        codes.scatter_(2, window.permute(0, 2, 1).long(), value.permute(0, 2, 1).to(codes.dtype))
+        own = torch.where(self.active, under + 16 * self._self_k + 16 * self.cooldown.to(torch.int32), 0)
+        codes[:, :, self._own_index] = own.to(codes.dtype)
 
-    def _observe_others(self, obs: torch.Tensor) -> None:
-        """Add channels 2-4 (other agents and their facing) from pairwise relative positions."""
-        c = self.config
-        P, B, V = self.n_players, self.batch_size, self.view_rows * self.view_cols
-        rows, cols = self._rows_cols(self.positions)  # [P, B]
-        dr = rows[None, :, :] - rows[:, None, :]  # [viewer, other, B]
-        dc = cols[None, :, :] - cols[:, None, :]
-        forward = self._directions[self.orientations]  # [P, B, 2]
-        rightward = self._directions[(self.orientations + 1) & 3]
-        ahead = dr * forward[:, None, :, 0] + dc * forward[:, None, :, 1]
-        right = dr * rightward[:, None, :, 0] + dc * rightward[:, None, :, 1]
-        visible = ((ahead <= c.view_ahead) & (ahead >= -c.view_behind) & (right.abs() <= c.view_sides)
-                   & self.active[:, None, :] & self.active[None, :, :] & self._not_self)
-        index = (c.view_ahead - ahead) * self.view_cols + (right + c.view_sides)
-        index = torch.where(visible, index, 0)  # invisible pairs add 0 to cell 0
-        relative = (self.orientations[None, :, :] - self.orientations[:, None, :]) & 3  # [viewer, other, B]
-        facing = self._relative_facing[relative]  # [viewer, other, B, 2]
-        seen = visible.float()
-        values = torch.stack([seen, seen * facing[..., 0], seen * facing[..., 1]])  # [3, viewer, other, B]
-        where = torch.stack([index + 2 * V, index + 3 * V, index + 4 * V])
-        flat = obs.view(P, B, -1)
-        # [viewer, B, 3 * other]; at most one agent per cell, so the sums are exact
-        flat.scatter_add_(2, where.permute(1, 3, 0, 2).reshape(P, B, -1),
-                          values.permute(1, 3, 0, 2).reshape(P, B, -1))
+    def expand_observation(self, codes: torch.Tensor, out: torch.Tensor = None) -> torch.Tensor:
+        """Planes float32 ``[..., C, V_rows, V_cols]`` of compact codes ``[..., V_rows, V_cols]`` (exactly the
+        planes the environment returns with ``observation="planes"``).
+
+        ``out``: a float32 tensor of the planes' shape to write into (reusing one saves allocating, at
+        batch 4096 and more, most of the time a step takes with planes).
+        """
+        if not isinstance(codes, torch.Tensor) or codes.is_floating_point() or codes.dtype == torch.bool:
+            raise TypeError("codes must be an integer tensor of compact observation codes")
+        if tuple(codes.shape[-2:]) != (self.view_rows, self.view_cols):
+            raise ValueError(f"codes must end with the window shape {(self.view_rows, self.view_cols)}, "
+                             f"got shape {tuple(codes.shape)}")
+        lead, V, C = codes.shape[:-2], self.view_rows * self.view_cols, len(self.observation_channels)
+        shape = (*lead, *self.planes_shape)
+        if out is None:
+            out = torch.empty(shape, device=codes.device)
+        elif tuple(out.shape) != shape or out.dtype != torch.float32 or not out.is_contiguous():
+            raise ValueError(f"out must be a contiguous float32 tensor of shape {shape}")
+        flat = codes.reshape(-1, V).long()  # [N, V]
+        N = flat.shape[0]
+        table = self._plane_table.to(codes.device).t()  # [C, n_codes]
+        # one gather over all channels: out[n, c, v] = table[c, codes[n, v]]
+        torch.gather(table[None].expand(N, C, table.shape[1]), 2, flat[:, None, :].expand(N, C, V),
+                     out=out.view(N, C, V))
+        ready = self._ready_of_code.to(codes.device).index_select(0, flat[:, self._own_index])  # [N]
+        out.view(N, C, V)[:, self._ready_channel] = ready[:, None]
+        return out
