@@ -24,6 +24,7 @@ from .models import CHAT_TEMPLATE, count_parameters, load_causal_lm, save_model,
 from .prior import PRIOR_MIXTURE, build_prior, pretrain_prior
 from .rollout import BASE, RolloutBatch, play_games
 from .trainer import LLMTrainer, build_base_model
+from .evaluation import LeagueResult, exploiter_test, league, probe_reciprocity, reciprocity
 
 __all__ = ["load_causal_lm", "tiny_model", "word_level_tokenizer", "save_model", "count_parameters", "CHAT_TEMPLATE",
            "ChatFormat", "chat_format", "pretrain_prior", "build_prior", "PRIOR_MIXTURE",
@@ -31,4 +32,5 @@ __all__ = ["load_causal_lm", "tiny_model", "word_level_tokenizer", "save_model",
            "AgentBuffer", "BASE", "RolloutBatch", "play_games", "ChoiceTrie", "ConstraintTable",
            "constrained_log_probs", "sample_tokens", "CREDIT_RULES", "round_advantages", "aa_shaping",
            "round_credit", "token_credit", "token_log_probs", "reinforce_loss", "LLMConfig", "LLM_PRESETS",
-           "llm_preset", "LLMTrainer", "build_base_model"]
+           "llm_preset", "LLMTrainer", "build_base_model", "league", "LeagueResult", "reciprocity",
+           "probe_reciprocity", "exploiter_test"]

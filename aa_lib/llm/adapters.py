@@ -19,7 +19,7 @@ import torch
 from .._validation import check_positive_int, check_probabilities
 from ..games.text import TextAgent
 from ._deps import quiet_hf, require
-from .rollout import BASE, is_peft_model
+from .forward import BASE, is_peft_model
 
 __all__ = ["lora_config", "add_adapter", "snapshot_adapter", "load_adapter_snapshot", "adapter_parameters",
            "AgentBuffer"]

@@ -66,6 +66,8 @@ class ChatFormat:
         if later_reply != self.reply_header:
             raise ValueError("the tokenizer's chat template ends the first and later user turns differently")
         self.tokenizer = tokenizer
+        self._cache: Dict[str, List[int]] = {}
+        self._cache_limit = 100_000
         self.template = tokenizer.chat_template
         self.eos_id = tokenizer.eos_token_id
         self.opening_ids = self.encode([self.opening])[0]
@@ -75,10 +77,18 @@ class ChatFormat:
                              "with at least one token (add a BOS or a role header to the template)")
 
     def encode(self, texts: Sequence[str]) -> List[List[int]]:
-        """Token ids of each text, without special tokens added by the tokenizer itself."""
-        if not texts:
-            return []
-        return self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        """Token ids of each text, without special tokens added by the tokenizer itself.
+
+        Texts seen before come from a cache (game prompts repeat a lot); the others are encoded in
+        one batched call. The returned lists are fresh copies.
+        """
+        if len(self._cache) > self._cache_limit:
+            self._cache.clear()
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, ids in zip(missing, self.tokenizer(missing, add_special_tokens=False)["input_ids"]):
+                self._cache[text] = list(ids)
+        return [list(self._cache[t]) for t in texts]
 
     def user_turn_texts(self, contents: Sequence[str], first: bool) -> List[str]:
         """The strings that a user turn appends (the opening is fed separately, see ``opening_ids``)."""

@@ -20,9 +20,8 @@ from typing import Dict, Optional, Sequence
 
 import torch
 
-from ._deps import quiet_hf
 from .decoding import constrained_entropy, constrained_log_probs
-from .rollout import adapter_call
+from .forward import logits_at
 
 __all__ = ["TokenLogProbs", "token_log_probs", "reinforce_loss", "LossParts"]
 
@@ -43,7 +42,8 @@ class TokenLogProbs:
 
 
 def token_log_probs(model, tokens: torch.Tensor, attention_mask: torch.Tensor, action_mask: torch.Tensor,
-                    constraint: torch.Tensor, allowed: torch.Tensor, adapters: Sequence[str]) -> TokenLogProbs:
+                    constraint: torch.Tensor, allowed: torch.Tensor, adapters: Sequence[str],
+                    share_prefix: bool = True) -> TokenLogProbs:
     """Recompute ``log pi`` of every generated token with one full-sequence forward.
 
     Args:
@@ -51,14 +51,14 @@ def token_log_probs(model, tokens: torch.Tensor, attention_mask: torch.Tensor, a
         tokens, attention_mask, action_mask, constraint: ``[R, L]`` from a :class:`RolloutBatch` (right-padded).
         allowed: bool ``[K, V]`` the constraint sets.
         adapters: the adapter (or ``BASE``) of each row.
+        share_prefix: compute the prefix that all rows share once (see :func:`~aa_lib.llm.forward.logits_at`).
     """
-    context, kwargs = adapter_call(model, adapters)
-    with context, quiet_hf():
-        logits = model(input_ids=tokens, attention_mask=attention_mask, **kwargs).logits
     # the logits at position l choose the token at l + 1
     target = action_mask[:, 1:]
     rows, cols = target.nonzero(as_tuple=True)
-    chosen = logits[rows, cols]  # [N, V]
+    columns = torch.unique(cols)  # sorted
+    logits = logits_at(model, tokens, attention_mask, columns, adapters, share_prefix)
+    chosen = logits[rows, torch.searchsorted(columns, cols)]  # [N, V]
     mask = allowed[constraint[rows, cols + 1]]
     all_log_probs = constrained_log_probs(chosen, mask)
     picked = all_log_probs.gather(-1, tokens[rows, cols + 1].unsqueeze(-1)).squeeze(-1)

@@ -19,7 +19,7 @@ from ..games.text import TextGame, scripted_transcripts
 from ._deps import quiet_hf, require
 from .chat import chat_format
 from .models import tiny_model
-from .rollout import model_device
+from .forward import model_device
 
 __all__ = ["PRIOR_MIXTURE", "transcript_examples", "pretrain_prior", "build_prior"]
 

@@ -18,7 +18,6 @@ prompt tokens are not generated (``action_mask`` False).
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -30,12 +29,10 @@ from ..games.text.base import as_generator
 from ._deps import quiet_hf, require
 from .chat import chat_format
 from .decoding import ChoiceTrie, ConstraintTable, sample_tokens
+from .forward import BASE, adapter_call, is_peft_model, model_device, supports_logits_to_keep, vocab_size
 
 __all__ = ["BASE", "RolloutBatch", "play_games", "normalise_policies", "is_peft_model", "adapter_call",
            "model_device", "vocab_size"]
-
-#: Policy name of the base model (every adapter disabled), as in peft's mixed batches.
-BASE = "__base__"
 
 #: A seat's policy: an adapter name (or :data:`BASE`), a scripted :class:`TextAgent`, or one of those per game.
 SeatPolicy = Union[str, TextAgent, Sequence[Union[str, TextAgent]]]
@@ -101,43 +98,6 @@ class RolloutBatch:
                 ("tokens", "attention_mask", "action_mask", "round_index", "constraint", "behaviour_logp")}
 
 
-# ---------------------------------------------------------------------- adapters in one forward
-def is_peft_model(model) -> bool:
-    """True for a peft model (it has adapters and ``disable_adapter``)."""
-    return hasattr(model, "peft_config") and hasattr(model, "disable_adapter")
-
-
-def model_device(model) -> torch.device:
-    return next(model.parameters()).device
-
-
-def vocab_size(model) -> int:
-    """Width of the model's logits."""
-    return int(model.get_output_embeddings().weight.shape[0])
-
-
-def adapter_call(model, names: Sequence[str]):
-    """``(context, kwargs)`` that run one forward with adapter ``names[r]`` on row ``r``.
-
-    The base model (:data:`BASE`) runs with every adapter disabled; one adapter for all rows runs
-    plainly when it is the active one; anything else is a peft mixed-adapter batch.
-    """
-    names = list(names)
-    unique = set(names)
-    if not is_peft_model(model):
-        if unique - {BASE}:
-            raise ValueError(f"the model has no adapters, so every policy must be {BASE!r}; got {sorted(unique)}")
-        return nullcontext(), {}
-    unknown = unique - set(model.peft_config) - {BASE}
-    if unknown:
-        raise ValueError(f"unknown adapter(s) {sorted(unknown)}; the model has {sorted(model.peft_config)}")
-    if unique == {BASE}:
-        return model.disable_adapter(), {}
-    if len(unique) == 1 and names[0] == model.active_adapter:
-        return nullcontext(), {}
-    return nullcontext(), {"adapter_names": names}
-
-
 def normalise_policies(policies: Sequence[SeatPolicy], n_players: int, batch_size: int) -> List[List[object]]:
     """``members[seat][game]``: an adapter name or a :class:`TextAgent` for every seat of every game."""
     if isinstance(policies, (str, TextAgent)) or not isinstance(policies, Sequence):
@@ -166,50 +126,78 @@ def _member_name(member) -> str:
 
 # ---------------------------------------------------------------------- incremental forward
 class _Feeder:
-    """Appends a chunk of new tokens per row and returns each row's next-token logits."""
+    """Appends a chunk of new tokens per row and returns each row's next-token logits.
+
+    The first chunk (the opening of every chat) is computed once per distinct (adapter, tokens)
+    and its KV cache copied to the rows that share it.
+    """
 
     def __init__(self, model, adapter_names: List[str], pad_id: int, kv_cache: bool):
         transformers, _ = require()
         self.model = model
         self.device = model_device(model)
+        self.names = list(adapter_names)
         self.rows = len(adapter_names)
-        self.context, self.kwargs = adapter_call(model, adapter_names)
         self.pad_id = pad_id
         self.kv_cache = kv_cache
+        self.keep = supports_logits_to_keep(model)
         self.cache = transformers.DynamicCache() if kv_cache else None
         self.mask = torch.zeros(self.rows, 0, dtype=torch.long, device=self.device)
         self.ids = torch.zeros(self.rows, 0, dtype=torch.long, device=self.device)
         self.positions = torch.zeros(self.rows, 0, dtype=torch.long, device=self.device)
         self.count = [0] * self.rows
 
-    def __call__(self, pending: List[List[int]]) -> Optional[torch.Tensor]:
+    def _chunk(self, pending: List[List[int]], count: List[int]):
         lengths = [len(p) for p in pending]
         width = max(lengths)
-        if width == 0:
-            return None
         ids = [p + [self.pad_id] * (width - len(p)) for p in pending]
         mask = [[1] * n + [0] * (width - n) for n in lengths]
         # padding keeps the position of the row's last real token (it is masked out anyway)
         pos = [[c + min(j, max(n - 1, 0)) if n else max(c - 1, 0) for j in range(width)]
-               for c, n in zip(self.count, lengths)]
-        self.count = [c + n for c, n in zip(self.count, lengths)]
-        ids = torch.tensor(ids, dtype=torch.long, device=self.device)
-        mask = torch.tensor(mask, dtype=torch.long, device=self.device)
-        pos = torch.tensor(pos, dtype=torch.long, device=self.device)
+               for c, n in zip(count, lengths)]
+        last = [max(n - 1, 0) for n in lengths]
+        as_tensor = lambda x: torch.tensor(x, dtype=torch.long, device=self.device)  # noqa: E731
+        return as_tensor(ids), as_tensor(mask), as_tensor(pos), as_tensor(last), width
+
+    def _run(self, names, last, **inputs) -> torch.Tensor:
+        context, kwargs = adapter_call(self.model, names)
+        if self.keep:
+            kwargs["logits_to_keep"] = last.unsqueeze(1)  # one position per row
+        with torch.no_grad(), context, quiet_hf():
+            out = self.model(**inputs, **kwargs)
+        if self.kv_cache:
+            self.cache = out.past_key_values
+        logits = out.logits
+        return (logits[:, 0] if self.keep else logits[torch.arange(len(names), device=self.device), last]).float()
+
+    def __call__(self, pending: List[List[int]]) -> Optional[torch.Tensor]:
+        if max(len(p) for p in pending) == 0:
+            return None
+        first = self.kv_cache and self.mask.shape[1] == 0
+        if first:
+            keys = [(name, tuple(p)) for name, p in zip(self.names, pending)]
+            unique = list(dict.fromkeys(keys))
+            inverse = torch.tensor([unique.index(k) for k in keys], device=self.device) if len(unique) < self.rows \
+                else None
+        if first and inverse is not None:
+            ids, mask, pos, last, _ = self._chunk([list(k[1]) for k in unique], [0] * len(unique))
+            logits = self._run([k[0] for k in unique], last, input_ids=ids, attention_mask=mask, position_ids=pos,
+                               past_key_values=self.cache, use_cache=True)
+            self.cache.reorder_cache(inverse)
+            self.mask = mask[inverse]
+            self.count = [len(p) for p in pending]
+            return logits[inverse]
+        ids, mask, pos, last, width = self._chunk(pending, self.count)
+        self.count = [c + len(p) for c, p in zip(self.count, pending)]
         self.mask = torch.cat([self.mask, mask], dim=1)
-        with torch.no_grad(), self.context, quiet_hf():
-            if self.kv_cache:
-                out = self.model(input_ids=ids, attention_mask=self.mask, position_ids=pos,
-                                 past_key_values=self.cache, use_cache=True, **self.kwargs)
-                self.cache = out.past_key_values
-                logits = out.logits
-            else:
-                self.ids = torch.cat([self.ids, ids], dim=1)
-                self.positions = torch.cat([self.positions, pos], dim=1)
-                logits = self.model(input_ids=self.ids, attention_mask=self.mask, position_ids=self.positions,
-                                    use_cache=False, **self.kwargs).logits[:, -width:]
-        last = torch.tensor([max(n - 1, 0) for n in lengths], device=self.device)
-        return logits[torch.arange(self.rows, device=self.device), last].float()
+        if self.kv_cache:
+            return self._run(self.names, last, input_ids=ids, attention_mask=self.mask, position_ids=pos,
+                             past_key_values=self.cache, use_cache=True)
+        self.ids = torch.cat([self.ids, ids], dim=1)
+        self.positions = torch.cat([self.positions, pos], dim=1)
+        offset = self.ids.shape[1] - width
+        return self._run(self.names, last + offset, input_ids=self.ids, attention_mask=self.mask,
+                         position_ids=self.positions, use_cache=False)
 
 
 class _Row:

@@ -35,7 +35,8 @@ from .credit import round_advantages, round_credit, token_credit
 from .loss import loss_summary, reinforce_loss, token_log_probs
 from .models import load_causal_lm
 from .prior import build_prior
-from .rollout import BASE, RolloutBatch, is_peft_model, model_device, play_games
+from .forward import BASE
+from .rollout import RolloutBatch, play_games
 
 __all__ = ["LLMTrainer", "build_base_model", "model_fingerprint", "save_atomic", "CHECKPOINT_FORMAT"]
 
