@@ -50,7 +50,7 @@ def _adapter_tensors(model, name: str):
     return [(key, p) for key, p in model.named_parameters() if marker in key]
 
 
-def add_adapter(model, name: str, config, trainable: bool = False):
+def add_adapter(model, name: str, config, trainable: bool = False, seed: int = 0):
     """Add a fresh adapter ``name`` (LoRA's B = 0: it starts equal to the base model).
 
     Args:
@@ -58,6 +58,8 @@ def add_adapter(model, name: str, config, trainable: bool = False):
         name: the new adapter's name.
         config: a ``LoraConfig`` (see :func:`lora_config`).
         trainable: whether its parameters require gradients (only the learner's do).
+        seed: seed of LoRA's random A matrices (peft draws them from torch's global generator, which is
+            left untouched here), so that the same seed gives the same adapter.
 
     Returns:
         the peft model (use it from now on). The active adapter is unchanged, except that the first
@@ -65,7 +67,10 @@ def add_adapter(model, name: str, config, trainable: bool = False):
     """
     _, peft = require()
     _check_name(name)
-    with quiet_hf():
+    device = next(model.parameters()).device
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with quiet_hf(), torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(int(seed))
         if is_peft_model(model):
             if name in model.peft_config:
                 raise ValueError(f"the model already has an adapter named {name!r}")

@@ -117,7 +117,8 @@ def constrained_log_probs(logits: torch.Tensor, allowed: torch.Tensor) -> torch.
 
 def constrained_entropy(log_probs: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
     """Entropy ``[N]`` of the constrained distributions given by :func:`constrained_log_probs`."""
-    return -torch.where(allowed, log_probs.exp() * log_probs, torch.zeros_like(log_probs)).sum(dim=-1)
+    safe = torch.where(allowed, log_probs, torch.zeros_like(log_probs))  # no 0 * -inf, in values or gradients
+    return -(safe.exp() * safe * allowed).sum(dim=-1)
 
 
 def sample_tokens(logits: torch.Tensor, allowed: torch.Tensor, uniforms: torch.Tensor,

@@ -109,9 +109,10 @@ def reinforce_loss(current: TokenLogProbs, credit: torch.Tensor, behaviour_log_p
     if kl_coef:
         if base is None:
             raise ValueError("kl_coef > 0 needs the base model's log-probabilities (base=...)")
-        p = current.all_log_probs.exp()
-        diff = current.all_log_probs - base.all_log_probs.detach()
-        kl = torch.where(current.allowed, p * diff, torch.zeros_like(p)).sum(-1).mean()
+        zeros = torch.zeros_like(current.all_log_probs)
+        own = torch.where(current.allowed, current.all_log_probs, zeros)  # no -inf: gradients stay finite
+        ref = torch.where(current.allowed, base.all_log_probs.detach(), zeros)
+        kl = (own.exp() * (own - ref) * current.allowed).sum(-1).mean()
         loss = loss + float(kl_coef) * kl
     return LossParts(loss=loss, policy_gradient=float(policy_gradient.detach()), entropy=float(entropy.detach()),
                      kl=float(kl.detach()), n_tokens=n, importance_weight=float(weight.mean()))

@@ -106,7 +106,7 @@ class LLMTrainer:
         self.base_fingerprint = model_fingerprint(model)
         self.live = config.adapter_name
         self.lora = lora_config(config.lora_r, config.lora_alpha)
-        self.model = add_adapter(model, self.live, self.lora, trainable=True)
+        self.model = add_adapter(model, self.live, self.lora, trainable=True, seed=config.seed)
         self.params = adapter_parameters(self.model, self.live)
         self.optimizer = torch.optim.Adam(self.params, lr=config.lr, betas=config.adam_betas)
         self.generator = torch.Generator().manual_seed(config.seed)
