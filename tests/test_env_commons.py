@@ -537,6 +537,270 @@ def test_seeded_trajectories_equal_the_recorded_ones():
             assert torch.equal(run[key], value), (name, key)
 
 
+# ------------------------------------------------------- compact observations and the paper's setting (issue 21)
+def _reference_planes(env, b, p):
+    """All planes of agent p in game b by explicit loops, including identity and regrowable planes."""
+    c = env.config
+    obs = _reference_view(env, b, p)  # the six planes; the others start at zero
+    names = env.observation_channels
+    # ready_to_shoot in float32 arithmetic, as the environment has always computed it (1 - 1/3 differs
+    # in the last bit from the double-precision value rounded to float32)
+    obs[5] = (1.0 - env.cooldown[p, b].float() / c.zap_cooldown) * env.active[p, b]
+    if not env.active[p, b]:
+        return obs
+    rows = parse_layout(c.layout)
+    apples = env.apple_grid()[b]
+    r0, c0 = divmod(env.positions[p, b].item(), env.width)
+    o = env.orientations[p, b].item()
+    fwd, rgt = STEP[o], STEP[(o + 1) % 4]
+    seat_at = {divmod(env.positions[q, b].item(), env.width): q
+               for q in range(env.n_players) if q != p and env.active[q, b]}
+    probs = c.regrowth_probabilities
+    for i in range(env.view_rows):
+        for j in range(env.view_cols):
+            a, x = c.view_ahead - i, j - c.view_sides
+            r, col = r0 + a * fwd[0] + x * rgt[0], c0 + a * fwd[1] + x * rgt[1]
+            if not (0 <= r < env.height and 0 <= col < env.width):
+                continue
+            if c.identity_planes and (r, col) in seat_at:
+                obs[names.index(f"other_{(seat_at[(r, col)] - p) % env.n_players}"), i, j] = 1.0
+            if c.regrowth_plane and rows[r][col] == "A" and not apples[r, col]:
+                n = sum(int(apples[r + dr, col + dc]) for dr in range(-2, 3) for dc in range(-2, 3)
+                        if (dr or dc) and dr * dr + dc * dc <= 4
+                        and 0 <= r + dr < env.height and 0 <= col + dc < env.width)
+                obs[names.index("regrowable"), i, j] = float(probs[min(n, len(probs) - 1)] > 0)
+    return obs
+
+
+SETTINGS = {
+    "default": dict(),
+    "paper": CommonsConfig.paper_setting().__dict__,
+    "classroom": CommonsConfig.classroom().__dict__,
+    "odd": dict(layout="small", n_players=3, view_ahead=4, view_behind=2, view_sides=2, zap_cooldown=3,
+                removal_steps=2, identity_planes=True, regrowth_plane=True, regrowth_probabilities=(0.0, 0.0, 0.2)),
+    "crowd": dict(n_players=20, identity_planes=True, respawn_draws="rank"),  # 368 codes: int16
+}
+
+
+@pytest.mark.parametrize("name", list(SETTINGS))
+def test_compact_codes_expand_exactly_to_the_planes(name):
+    settings = {k: v for k, v in SETTINGS[name].items() if k != "observation"}
+    planes_env = CommonsHarvest(**settings, observation="planes")
+    compact_env = CommonsHarvest(**settings, observation="compact")
+    B, P = 6, planes_env.n_players
+    assert compact_env.observation_shape == (planes_env.view_rows, planes_env.view_cols)
+    small = compact_env.n_observation_codes <= 256
+    assert compact_env.observation_dtype == (torch.uint8 if small else torch.int16) and small == (name != "crowd")
+    gens = [make_generator(40), make_generator(40)]
+    planes, codes = planes_env.reset(B, generator=gens[0]), compact_env.reset(B, generator=gens[1])
+    acts = make_generator(41)
+    for t in range(60):
+        assert codes.dtype == compact_env.observation_dtype and codes.shape == (P, B, *compact_env.observation_shape)
+        assert torch.equal(compact_env.expand_observation(codes), planes)
+        assert int(codes.max()) < compact_env.n_observation_codes
+        actions = torch.multinomial(REFERENCE_ACTIONS, P * B, replacement=True, generator=acts).view(P, B)
+        planes, codes = planes_env.step(actions).obs, compact_env.step(actions).obs
+    out = torch.empty(P, B, *planes_env.observation_shape)
+    assert compact_env.expand_observation(codes, out=out) is out and torch.equal(out, planes)
+    assert torch.equal(compact_env.expand_observation(codes[0, 1]), planes[0, 1])  # any leading shape
+    # the planes agree with the loop implementation, identity and regrowable planes included
+    for b in range(B):
+        for p in range(P):
+            assert torch.equal(planes[p, b], _reference_planes(planes_env, b, p)), (name, b, p)
+
+
+def test_paper_setting():
+    config = CommonsConfig.paper_setting()
+    assert CommonsConfig.melting_pot() == CommonsConfig()  # the default is unchanged
+    assert (config.layout, config.removal_steps, config.view_ahead, config.view_behind, config.view_sides) == \
+        ("open", 5, 9, 1, 5)
+    assert config.regrowth_probabilities == (0.0, 0.0025, 0.005, 0.025)
+    assert config.identity_planes and config.regrowth_plane and config.respawn_draws == "rank"
+    env = CommonsHarvest(config)
+    assert env.observation_shape == (13, 11, 11)  # 6 planes + 6 other agents + regrowable; 11 x 11 window
+    assert env.observation_channels == CHANNELS + tuple(f"other_{j}" for j in range(1, 7)) + ("regrowable",)
+    assert env.reset(2, generator=make_generator(0)).shape == (7, 2, 13, 11, 11)
+    assert CommonsConfig.paper_setting(observation="compact").observation == "compact"
+    # the view: 9 rows ahead of the agent, its own row, 1 row behind
+    env = CommonsHarvest(config, n_players=1)
+    env.reset(1)
+    env.set_apples(torch.zeros(1, env.height, env.width, dtype=torch.bool))
+    walls = env.place_agents([[10]], [[12]], [[N]])[0, 0, CHANNELS.index("wall")]
+    assert walls.eq(0).all()  # the top wall (map row 0) is 10 rows ahead: out of view
+    walls = env.place_agents([[9]], [[12]], [[N]])[0, 0, CHANNELS.index("wall")]
+    assert walls[0].eq(1).all() and walls[1:].eq(0).all()  # 9 ahead: the top wall
+
+
+def test_identity_planes_on_a_hand_made_map():
+    env = CommonsHarvest(CommonsConfig.paper_setting(n_players=3))
+    env.reset(1)
+    env.set_apples(torch.zeros(1, env.height, env.width, dtype=torch.bool))
+    # seat 0 at (12, 10) facing N; seat 1 two cells ahead of it, facing S; seat 2 two cells to its right,
+    # facing W
+    obs = env.place_agents([[12], [10], [12]], [[10], [10], [12]], [[N], [S], [W]])
+    names = env.observation_channels
+    assert names[6:8] == ("other_1", "other_2")
+    plane = lambda p, name: obs[p, 0, names.index(name)]  # noqa: E731
+    # seat 0 (window row 9 is its own, column 5): seat 1 is other_1, seat 2 is other_2
+    assert plane(0, "other_1").nonzero().tolist() == [[7, 5]]
+    assert plane(0, "other_2").nonzero().tolist() == [[9, 7]]
+    # seat 1 faces S: seat 0 is two ahead; seat 2 (its other_1) two ahead and two to its right (west)
+    assert plane(1, "other_2").nonzero().tolist() == [[7, 5]]
+    assert plane(1, "other_1").nonzero().tolist() == [[7, 3]]
+    # seat 2 faces W: seat 0 (its other_1) two ahead; seat 1 (its other_2) two ahead and two to its right
+    assert plane(2, "other_1").nonzero().tolist() == [[7, 5]]
+    assert plane(2, "other_2").nonzero().tolist() == [[7, 7]]
+    for p in range(3):  # the agent plane is the union of the identity planes
+        assert torch.equal(plane(p, "agent"), plane(p, "other_1") + plane(p, "other_2"))
+
+
+def test_identity_planes_are_relative_to_the_viewer_seat():
+    env = CommonsHarvest(CommonsConfig.paper_setting(n_players=5, layout="small"))
+    gen = make_generator(12)
+    env.reset(3, generator=gen)
+    for _ in range(15):
+        env.step(torch.randint(8, (5, 3), generator=gen))
+    obs = env._observe()
+    shift = torch.tensor([2, 3, 4, 0, 1])  # seats rotated by two: every agent keeps its relative seats
+    env.positions, env.orientations = env.positions[shift], env.orientations[shift]
+    env.active, env.cooldown = env.active[shift], env.cooldown[shift]
+    assert torch.equal(env._observe(), obs[shift])
+
+
+def test_regrowth_plane_on_a_hand_made_map():
+    layout = "\n".join([
+        "WWWWWWWWWWWWWW",
+        "W  AAA   A A W",
+        "W   A      A W",
+        "W            W",
+        "W PPPPPPPPPP W",
+        "WWWWWWWWWWWWWW",
+    ])
+    # spots (1, 3), (1, 4), (1, 5), (2, 4) | (1, 9) | (1, 11), (2, 11); the only apple left is at (1, 3)
+    grid = torch.zeros(1, 6, 14, dtype=torch.bool)
+    grid[0, 1, 3] = True
+    for probs, expected in (
+        ((0.0, 0.0025, 0.005, 0.025), {(1, 4), (1, 5), (2, 4)}),  # one apple within radius 2 suffices
+        ((0.0, 0.0, 0.1), set()),  # two apples needed: none
+        ((0.01, 0.02), {(1, 4), (1, 5), (2, 4), (1, 9), (1, 11), (2, 11)}),  # every empty spot can regrow
+    ):
+        env = CommonsHarvest(layout=layout, n_players=1, inside_spawn_players=0, view_ahead=5, view_sides=6,
+                             view_behind=0, regrowth_plane=True, regrowth_probabilities=probs)
+        env.reset(1)
+        env.set_apples(grid)
+        obs = env.place_agents([[4]], [[7]], [[N]])  # facing N at (4, 7): window column j is map column j + 1
+        regrowable = obs[0, 0, env.observation_channels.index("regrowable")]
+        cells = {(4 - (5 - i), j + 1) for i, j in regrowable.nonzero().tolist()}
+        assert cells == expected, probs
+        assert obs[0, 0, env.observation_channels.index("apple")].nonzero().tolist() == [[2, 2]]
+
+
+@pytest.mark.parametrize("removal", [1, 4, 5])
+def test_zapped_agent_is_absent_for_removal_steps_observations(removal):
+    env = CommonsHarvest(CommonsConfig.paper_setting(n_players=2, removal_steps=removal))
+    env.reset(1, generator=make_generator(2))
+    env.place_agents(torch.tensor([[12], [11]]), torch.tensor([[10], [10]]), torch.tensor([[N], [S]]))
+    result = env.step(torch.tensor([[ZAP], [NOOP]]))
+    absent = [not result.info["active"][1, 0]]
+    assert result.obs[1].abs().sum() == 0
+    while not result.info["active"][1, 0]:
+        result = env.step(torch.tensor([[NOOP], [NOOP]]))
+        absent.append(not result.info["active"][1, 0])
+    assert absent == [True] * removal + [False]  # absent in `removal` observations, back in the next
+    assert parse_layout("open")[env.positions[1, 0].item() // env.width][env.positions[1, 0].item() % env.width] \
+        == "P"
+    assert result.obs[1].abs().sum() > 0
+
+
+@pytest.mark.parametrize("draws", ["scores", "rank"])
+def test_respawn_points_are_uniform_over_the_free_spawn_points(draws):
+    layout = "\n".join(["WWWWWWWW", "W      W", "WPPPPP W", "WWWWWWWW"])
+    env = CommonsHarvest(layout=layout, n_players=3, inside_spawn_players=0, view_ahead=2, view_sides=1,
+                         removal_steps=1, respawn_draws=draws)
+    B = 3000
+    env.reset(B, generator=make_generator(5))
+    # seat 2 stands on spawn point (2, 3); seats 0 and 1 are removed and return at the next step
+    env.place_agents(torch.tensor([[1], [1], [2]]), torch.tensor([[1], [2], [3]]), torch.tensor([[N], [N], [N]]),
+                     active=torch.tensor([[False], [False], [True]]))
+    env.step(torch.zeros(3, B, dtype=torch.long))
+    assert env.active.all()
+    cols = env.positions % env.width
+    assert (env.positions[:2] // env.width == 2).all() and (cols[:2] != 3).all() and (cols[0] != cols[1]).all()
+    for seat in range(2):  # four free points, each taken with probability 1/4
+        freq = torch.stack([(cols[seat] == c).double().mean() for c in (1, 2, 4, 5)])
+        assert (freq - 0.25).abs().max() < 4.5 * math.sqrt(0.25 * 0.75 / B), freq
+
+
+class _NoHostSync(__import__("torch.utils._python_dispatch", fromlist=["TorchDispatchMode"]).TorchDispatchMode):
+    """Fails on the operations that make a host wait for an accelerator (item, bool(), nonzero)."""
+
+    FORBIDDEN = {"aten::_local_scalar_dense", "aten::is_nonzero", "aten::nonzero", "aten::item"}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func._schema.name in self.FORBIDDEN:
+            raise AssertionError(f"{func._schema.name} synchronises with the device")
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("settings", [dict(), dict(CommonsConfig.paper_setting(observation="compact").__dict__)])
+def test_accelerator_path_never_waits_and_plays_the_same_game(settings):
+    """The path taken on an accelerator (masks over the batch, no host synchronisation) run on the CPU:
+    no synchronising operation in step, and the same trajectory as the CPU path when both draw the same
+    random numbers (someone moves and someone returns at every step)."""
+    settings = {**settings, "layout": "small", "n_players": 5, "removal_steps": 1}
+    runs = []
+    for sync_free in (False, True):
+        env = CommonsHarvest(**settings)
+        env._sync_free = sync_free
+        B = 48
+        env.reset(B, generator=make_generator(3))
+        env.place_agents(torch.tensor([7, 7, 7, 7, 6])[:, None], torch.tensor([2, 4, 6, 8, 6])[:, None],
+                         torch.zeros(5, 1, dtype=torch.long), active=torch.tensor([[False], [True], [True],
+                                                                                   [True], [True]]))
+        acts, trace = make_generator(4), []
+        probs = torch.tensor([0.05, 0.2, 0.05, 0.1, 0.1, 0.05, 0.05, 0.4])  # many zaps: returns at every step
+        for _ in range(40):
+            actions = torch.multinomial(probs, 5 * B, replacement=True, generator=acts).view(5, B)
+            back_next = (~env.active & (env.removal_timer == 1)).any()
+            assert back_next  # the CPU path draws the respawn numbers at every step too
+            if sync_free:
+                with _NoHostSync():
+                    result = env.step(actions)
+            else:
+                result = env.step(actions)
+            trace.append(torch.cat([env.positions, env.orientations, result.rewards.long(),
+                                    result.info["zapped"].long(), env.apples.T.long()]))
+            trace.append(result.obs.reshape(-1).long() if result.obs.dtype != torch.float32
+                         else (6 * result.obs).round().long().reshape(-1))
+        runs.append(trace)
+    for a, b in zip(*runs):
+        assert torch.equal(a, b)
+    env = CommonsHarvest(layout="small")
+    env.reset(2)
+    with pytest.raises(AssertionError, match="synchronises"), _NoHostSync():  # the CPU path does check
+        env.step(torch.zeros(7, 2, dtype=torch.long))
+    env._sync_free = True
+    with pytest.raises(RuntimeError, match=r"\[0, 7\]"):  # the range check runs on the device
+        env.step(torch.full((7, 2), 8))
+
+
+def test_new_settings_give_clear_errors():
+    with pytest.raises(ValueError, match="observation"):
+        CommonsHarvest(observation="pixels")
+    with pytest.raises(ValueError, match="respawn_draws"):
+        CommonsHarvest(respawn_draws="fast")
+    with pytest.raises(TypeError, match="identity_planes"):
+        CommonsHarvest(identity_planes=1)
+    env = CommonsHarvest(observation="compact")
+    codes = env.reset(2)
+    with pytest.raises(TypeError, match="integer"):
+        env.expand_observation(codes.float())
+    with pytest.raises(ValueError, match="window shape"):
+        env.expand_observation(codes[..., :5])
+    with pytest.raises(ValueError, match="out"):
+        env.expand_observation(codes, out=torch.empty(3))
+
+
 if __name__ == "__main__":
     import sys
 

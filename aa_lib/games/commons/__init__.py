@@ -23,7 +23,8 @@ The world (facts from Melting Pot's substrate description, ``shared/REFERENCES.m
   cells 1-3 ahead, each side ray the cell beside the agent and 2 ahead). Walls
   block a ray, and a ray stops at the first agent it hits. A hit agent is
   removed from the map for ``removal_steps`` = 4 steps, then reappears on a
-  random free spawn point (``P``) with a random orientation. After firing, an
+  random free spawn point (``P``) with a random orientation (Melting Pot's substrate keeps
+  an agent away 5 steps: ``removal_steps=5``, as in :meth:`CommonsConfig.paper_setting`). After firing, an
   agent cannot fire for the next ``zap_cooldown`` = 2 steps. Zapping gives no
   reward and costs nothing;
 - the first ``inside_spawn_players`` = 2 players start on the inside spawn
@@ -58,7 +59,23 @@ rotated so the agent faces up: ``view_ahead`` = 9 rows ahead of it, its own row,
     4 agent_right     that agent's facing, component to my right (+1 to my right, -1 to my left)
     5 ready_to_shoot  constant plane: 1 - cooldown / zap_cooldown (1 = can zap now)
 
-A removed agent observes all zeros. ``info`` of :meth:`CommonsHarvest.step`:
+A removed agent observes all zeros. Optional planes after these: ``identity_planes`` (one
+plane per other agent, in seat order after one's own: who is who) and ``regrowth_plane``
+(empty apple spots that can still regrow). ``observation="compact"`` returns instead one
+small integer code per cell ``[P, B, V_rows, V_cols]`` uint8 (what a rollout should store:
+24x less than six float planes), which :meth:`CommonsHarvest.expand_observation` turns
+into exactly the planes (codes in :mod:`.observation`).
+
+Presets: :meth:`CommonsConfig.melting_pot` (the default: Melting Pot's map and rules as
+first implemented here, used by the shipped results), :meth:`CommonsConfig.paper_setting`
+(Melting Pot's regrowth, the 11 x 11 view, 5-step removal, identity and regrowth planes)
+and :meth:`CommonsConfig.classroom` (a small map for notebooks).
+
+Speed: one occupancy grid per game is shared by moves, zaps and respawns; observations
+are gathered from a per-game grid of cell codes through precomputed rotated-window
+tables. On an accelerator a step never synchronises with the host (see :mod:`.dynamics`).
+Seeded CPU runs reproduce those of the first implementation bit for bit
+(``tests/data/commons_reference.pt``). ``info`` of :meth:`CommonsHarvest.step`:
 ``active`` bool ``[P, B]`` (on the map after the step), ``zapped`` bool
 ``[P, B]`` (removed by a zap this step), ``fired`` bool ``[P, B]`` (fired a beam
 this step), ``apples`` long ``[B]`` (apples on the map).
@@ -75,8 +92,8 @@ the static map tensors (walls, apple spots, regrowth neighbourhoods, spawn point
 :mod:`.observation` the egocentric views, :mod:`.env` the :class:`CommonsHarvest` class that
 joins them (plus its test helpers and drawing).
 """
-from .config import (_DIRECTIONS, _MOVE_RELATIVE, _TURN, ACTIONS, ORIENTATIONS, ZAP,  # noqa: F401
-                     CommonsConfig)
+from .config import (_DIRECTIONS, _MOVE_RELATIVE, _TURN, ACTIONS, MELTING_POT_REGROWTH,  # noqa: F401
+                     OBSERVATIONS, ORIENTATIONS, RESPAWN_DRAWS, ZAP, CommonsConfig)
 from .dynamics import beam_offsets, sample_episode_length
 from .env import CommonsHarvest
 from .map import LAYOUTS, OPEN_LAYOUT, SMALL_LAYOUT, parse_layout  # noqa: F401

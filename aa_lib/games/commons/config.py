@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Tuple
 
-__all__ = ["CommonsConfig", "ACTIONS", "ORIENTATIONS", "ZAP", "MELTING_POT_REGROWTH", "OBSERVATIONS"]
+__all__ = ["CommonsConfig", "ACTIONS", "ORIENTATIONS", "ZAP", "MELTING_POT_REGROWTH", "OBSERVATIONS",
+           "RESPAWN_DRAWS"]
 
 ACTIONS = ("noop", "forward", "backward", "step_left", "step_right", "turn_left", "turn_right", "zap")
 ORIENTATIONS = ("N", "E", "S", "W")
@@ -23,6 +24,8 @@ MELTING_POT_REGROWTH = (0.0, 0.0025, 0.005, 0.025)
 #: Observation formats: egocentric float planes, or one small integer code per visible cell (see
 #: :mod:`aa_lib.games.commons.observation`; :meth:`CommonsHarvest.expand_observation` turns codes into planes).
 OBSERVATIONS = ("planes", "compact")
+#: How the respawn point is drawn (see :attr:`CommonsConfig.respawn_draws`).
+RESPAWN_DRAWS = ("scores", "rank")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,11 @@ class CommonsConfig:
     regrowth_plane: bool = False
     #: "planes" (float32 ``[C, rows, cols]``) or "compact" (one integer code per cell, ``[rows, cols]``)
     observation: str = "planes"
+    #: random numbers behind the choice of a free spawn point (uniform either way): "scores", a score per
+    #: spawn point for every player and game, the highest free one taken (the first implementation's
+    #: stream: seeded runs reproduce it); "rank", one number per player and game, the free point of that
+    #: rank taken (60x fewer numbers: about 5 ms less per step at batch 4096 on one CPU thread)
+    respawn_draws: str = "scores"
 
     @classmethod
     def melting_pot(cls) -> "CommonsConfig":
@@ -69,9 +77,11 @@ class CommonsConfig:
         """The paper's setting on Melting Pot's substrate (issue 21): Melting Pot's regrowth probabilities,
         the 11 x 11 view (9 ahead, 1 behind, 5 to each side), a zapped agent absent for 5 steps as measured
         on the substrate, identity planes of the other agents and the plane of regrowable empty spots
-        (Melting Pot's pixels show both). ``overrides`` replace fields (e.g. ``observation="compact"``)."""
+        (Melting Pot's pixels show both), and the lean respawn draws (a new setting has no earlier runs
+        to reproduce). ``overrides`` replace fields (e.g. ``observation="compact"``)."""
         settings = dict(layout="open", regrowth_probabilities=MELTING_POT_REGROWTH, view_ahead=9, view_behind=1,
-                        view_sides=5, removal_steps=5, identity_planes=True, regrowth_plane=True)
+                        view_sides=5, removal_steps=5, identity_planes=True, regrowth_plane=True,
+                        respawn_draws="rank")
         settings.update(overrides)
         return cls(**settings)
 

@@ -102,6 +102,11 @@ class DynamicsMixin:
         self._flat_games = self._games.repeat(P)  # [P B]: the game of each flat (player, game) index
         self._occupancy = torch.empty(B, G, dtype=torch.uint8, device=dev)
         self._zapped_buffer = torch.zeros(P * B + 1, dtype=torch.bool, device=dev)  # last entry: a dump
+        # constant sources of scatters (a scatter from a tensor is several times faster than from a scalar)
+        self._agent_codes = self._player_codes.expand(P, B).contiguous()  # [P, B] uint8: 1 + player
+        self._grid_zeros = torch.zeros(P, B, dtype=torch.uint8, device=dev)
+        self._false = torch.zeros(B, P, dtype=torch.bool, device=dev)
+        self._hit_true = torch.ones(P * B * self._beam_cells.shape[1], dtype=torch.bool, device=dev)
         self._allocate_view()
 
     def _rebuild_occupancy(self) -> None:
@@ -112,17 +117,18 @@ class DynamicsMixin:
     def _occupy(self, mask: torch.Tensor, cells: torch.Tensor) -> None:
         """Mark agents ``mask [P, B]`` as standing on ``cells [P, B]`` in the occupancy grid."""
         where = self._grid_offsets + torch.where(mask, cells, self._dump)
-        self._occupancy.view(-1)[where.view(-1)] = self._player_codes.expand_as(where).reshape(-1)
+        self._occupancy.view(-1).scatter_(0, where.view(-1), self._agent_codes.view(-1))
 
     def _vacate(self, mask: torch.Tensor, cells: torch.Tensor) -> None:
         """Free the cells ``cells [P, B]`` of agents ``mask [P, B]`` in the occupancy grid."""
-        self._occupancy.view(-1)[(self._grid_offsets + torch.where(mask, cells, self._dump)).view(-1)] = 0
+        where = self._grid_offsets + torch.where(mask, cells, self._dump)
+        self._occupancy.view(-1).scatter_(0, where.view(-1), self._grid_zeros.view(-1))
 
     def _eat(self, eaters: torch.Tensor) -> torch.Tensor:
         """Agents in ``eaters`` [P, B] eat the apple on their cell if any; returns rewards [P, B]."""
         spot = self._cell_to_spot.index_select(0, self.positions.view(-1)).view(self.positions.shape).t()
         eaten = eaters & self.apples.gather(1, spot).t()  # the dummy spot S (not a spot) never holds an apple
-        self.apples.scatter_(1, torch.where(eaten.t(), spot, self.n_spots), False)  # S only ever receives False
+        self.apples.scatter_(1, torch.where(eaten.t(), spot, self.n_spots), self._false)  # S: only False
         return eaten.float()
 
     # ------------------------------------------------------------------ dynamics
@@ -162,8 +168,11 @@ class DynamicsMixin:
     def _move(self, actions: torch.Tensor) -> torch.Tensor:
         """Turns, then moves one agent at a time in a random order per game; returns apples eaten [P, B].
 
-        A move succeeds when the target cell is free in the occupancy grid (walls are never free);
-        the grid follows every successful move, so a later agent may enter a cell just left.
+        A move succeeds when the target cell is free in the occupancy grid at the agent's turn (walls
+        are never free); the grid follows every successful move, so a later agent may enter a cell
+        just left. On the CPU the order matters only in games where a wanted cell is occupied or
+        wanted twice ("contested"): elsewhere every move to a free cell succeeds whatever the order,
+        so only contested games go through the agents one at a time.
         """
         P, B = self.n_players, self.batch_size
         flat_actions = actions.view(-1)
@@ -174,22 +183,67 @@ class DynamicsMixin:
         step = self._cell_steps.index_select(0, ((self.orientations + relative) & 3).view(-1)).view(P, B)
         if not self._sync_free and not bool(wants.any()):
             return torch.zeros(P, B, device=self.device)
-        order = self._rand(B, P).argsort(1).t()  # [P, B]: who moves k-th in each game
+        scores = self._rand(B, P)  # the move order: argsort of these scores in each game
+        target = torch.where(wants, self.positions + step, self.positions)
+        if self._sync_free:
+            moved = self._move_in_order(scores, target, wants, self._games)
+        else:
+            moved = self._move_uncontested(scores, target, wants)
+        return self._eat(moved)
+
+    def _move_uncontested(self, scores: torch.Tensor, target: torch.Tensor, wants: torch.Tensor) -> torch.Tensor:
+        """CPU moves: all at once in uncontested games, in order in contested ones; returns who moved."""
+        P = self.n_players
+        grid, offsets, dump = self._occupancy.view(-1), self._grid_offsets, self._grid_offsets + self._dump
+        there = offsets + target
+        occupant = grid.index_select(0, there.view(-1)).view(P, -1)
+        free = wants & (occupant == 0)
+        contested = wants & (occupant != 0) & (occupant != self.WALL)  # wants a cell where an agent stands
+        claims = torch.where(free, there, dump).view(-1)  # wanted twice: write every claim, read back, restore
+        grid.scatter_(0, claims, self._agent_codes.view(-1))
+        contested |= free & (grid.index_select(0, there.view(-1)).view(P, -1) != self._player_codes)
+        grid.scatter_(0, claims, self._grid_zeros.view(-1))
+        games = contested.any(0)
+        moved = free & ~games
+        new = torch.where(moved, target, self.positions)
+        # every agent leaves its cell and takes its new one (the same for most): fewer ops than masks
+        grid.scatter_(0, (offsets + self.positions).view(-1), self._grid_zeros.view(-1))
+        grid.scatter_(0, (offsets + new).view(-1), self._agent_codes.view(-1))
+        self._occupancy[:, self._outside] = 0  # removed agents wrote there
+        self.positions = new
+        if bool(games.any()):
+            games = games.nonzero().squeeze(1)
+            in_order = self._move_in_order(scores.index_select(0, games), target, wants, games)
+            moved = moved.index_copy(1, games, in_order)
+        return moved
+
+    def _move_in_order(self, scores: torch.Tensor, target: torch.Tensor, wants: torch.Tensor,
+                       games: torch.Tensor) -> torch.Tensor:
+        """Moves of the games ``games [n]`` one agent at a time, in the order of ``scores [n, P]``.
+
+        Updates ``positions`` and the occupancy grid; returns who moved ``[P, n]``.
+        """
+        P = self.n_players
+        order = scores.argsort(1).t()  # [P, n]: who moves k-th in each game
+        offsets = self._grid_offsets.index_select(0, games)
+        positions = self.positions.index_select(1, games)
         # the movers in their order (row k: the k-th mover of every game), as flat cells of the grid
-        offsets = self._grid_offsets
-        here = self.positions.gather(0, order) + offsets
-        there = torch.where(wants, self.positions + step, self.positions).gather(0, order) + offsets
-        wanting = wants.gather(0, order)
+        here = positions.gather(0, order) + offsets
+        there = target.index_select(1, games).gather(0, order) + offsets
+        wanting = wants.index_select(1, games).gather(0, order)
         codes = (order + 1).to(torch.uint8)
         moved = torch.empty_like(wanting)
         grid, dump = self._occupancy.view(-1), offsets + self._dump
+        # per mover: leave `here` (write 0), enter `there` (write its code); both to the dump if it cannot move
+        cells = torch.stack([here, there], 1)  # [P, 2, n]
+        values = torch.stack([torch.zeros_like(codes), codes], 1)
         for k in range(P):  # one agent per game at a time; all games at once
             ok = wanting[k] & (grid.index_select(0, there[k]) == 0)
-            grid.scatter_(0, torch.where(ok, here[k], dump), 0)
-            grid.scatter_(0, torch.where(ok, there[k], dump), codes[k])
+            grid.scatter_(0, torch.where(ok, cells[k], dump).view(-1), values[k].view(-1))
             moved[k] = ok
-        self.positions = self.positions.scatter(0, order, torch.where(moved, there, here) - offsets)
-        return self._eat(moved.scatter(0, order, moved))
+        positions = positions.scatter(0, order, torch.where(moved, there, here) - offsets)
+        self.positions = self.positions.index_copy(1, games, positions)
+        return moved.scatter(0, order, moved)
 
     def _zap(self, actions: torch.Tensor):
         """Cooldowns and beams; zapped agents leave the map. Returns (fired, zapped) bool [P, B]."""
@@ -213,7 +267,7 @@ class DynamicsMixin:
         where = torch.where(hit, (there.long() - 1) * B + games[:, None], P * B)
         zapped_buffer = self._zapped_buffer
         zapped_buffer.zero_()
-        zapped_buffer.scatter_(0, where.view(-1), True)
+        zapped_buffer.scatter_(0, where.view(-1), self._hit_true[: where.numel()])
         zapped = zapped_buffer[: P * B].view(P, B).clone()
         self._last_beam = (games, cells, lit)
         self.active = self.active & ~zapped
@@ -251,9 +305,9 @@ class DynamicsMixin:
     def _respawn(self, was_active: torch.Tensor) -> Optional[torch.Tensor]:
         """Count down removals begun in earlier steps; agents whose time is up reappear on free spawn points.
 
-        Each returning agent, in player order, takes the free spawn point with the highest of its uniform
-        scores (``[P, B, n_spawn]``, drawn for every player and game). Returns the returning agents
-        ``[P, B]`` (None on the CPU when nobody returns).
+        Returning agents, in player order, each take a uniformly drawn free spawn point (see
+        :meth:`_choose_spawns`), then face a random direction. Returns the returning agents ``[P, B]``
+        (None on the CPU when nobody returns).
         """
         waiting = ~was_active
         self.removal_timer = torch.where(waiting, self.removal_timer - 1, self.removal_timer)
@@ -262,52 +316,97 @@ class DynamicsMixin:
             return None
         P, B = self.n_players, self.batch_size
         spawn = self._spawn
-        scores = self._rand(P, B, len(spawn))  # the same numbers as P draws of [B, n_spawn]
+        if self.config.respawn_draws == "scores":
+            draws = self._rand(P, B, len(spawn))  # the same numbers as P draws of [B, n_spawn]
+        else:
+            draws = self._rand(P, B)
         if self._sync_free:
             taken = self._occupancy[:, spawn] != 0  # [B, n_spawn]: an agent stands there
-            choice = self._choose_spawns(scores, taken, back)
+            choice = self._choose_spawns(draws, taken, back)
             self.positions = torch.where(back, spawn[choice], self.positions)
         else:  # only the games where someone comes back
             games = back.any(0).nonzero().squeeze(1)
             taken = self._occupancy.index_select(0, games)[:, spawn] != 0
             back_here = back.index_select(1, games)
-            choice = self._choose_spawns(scores.index_select(1, games), taken, back_here)
+            choice = self._choose_spawns(draws.index_select(1, games), taken, back_here)
             here = torch.where(back_here, spawn[choice], self.positions.index_select(1, games))
             self.positions = self.positions.index_copy(1, games, here)
-        positions = self.positions
         turns = torch.randint(4, back.shape, generator=self.generator, device=self.device)
         self.orientations = torch.where(back, turns, self.orientations)
         self.active = self.active | back
-        self._occupy(back, positions)
+        self._occupy(back, self.positions)
         return back
 
-    @staticmethod
-    def _choose_spawns(scores: torch.Tensor, taken: torch.Tensor, back: torch.Tensor) -> torch.Tensor:
-        """Spawn point of each player ``[P, n]``: players in order take the free point of highest score.
+    def _choose_spawns(self, draws: torch.Tensor, taken: torch.Tensor, back: torch.Tensor) -> torch.Tensor:
+        """Spawn point of each player ``[P, n]``: returning players, in player order, each take a free point.
 
-        ``scores [P, n, n_spawn]`` uniform, ``taken [n, n_spawn]`` bool, ``back [P, n]`` bool (only
-        returning players take a point). Taken points score 2 less, so they are chosen only if all are taken.
+        ``taken [n, n_spawn]`` bool, ``back [P, n]`` bool (only returning players take a point).
+        ``draws`` uniform: ``[P, n, n_spawn]`` scores (respawn_draws "scores": the free point of highest
+        score; a taken one scores 2 less, so it is chosen only if all are taken) or ``[P, n]`` (``"rank"``:
+        the free point of rank floor(draw * number of free points), in map order). On the CPU, only
+        games where several players return at once go through the players one at a time.
         """
+        if self._sync_free:
+            return self._choose_in_order(draws, taken, back)
+        choice = self._choose_each(draws, taken)  # right wherever at most one player returns
+        several = back.sum(0) > 1
+        if bool(several.any()):
+            games = several.nonzero().squeeze(1)
+            choice[:, games] = self._choose_in_order(draws[:, games], taken[games], back[:, games])
+        return choice
+
+    @staticmethod
+    def _choose_each(draws: torch.Tensor, taken: torch.Tensor) -> torch.Tensor:
+        """Every player's choice ``[P, n]`` among the points free in ``taken [n, n_spawn]``."""
+        if draws.dim() == 3:
+            return (draws - 2.0 * taken.float()[None]).argmax(-1)
+        rank = (~taken).cumsum(1)  # [n, n_spawn]: free points up to each point
+        free = rank[:, -1]
+        k = torch.minimum((draws * free).long(), free - 1)  # [P, n]
+        return (rank[None] > k[..., None]).to(torch.uint8).argmax(-1)  # the (k + 1)-th free point
+
+    def _choose_in_order(self, draws: torch.Tensor, taken: torch.Tensor, back: torch.Tensor) -> torch.Tensor:
+        """Choices ``[P, n]`` of the returning players in player order, each taking its point before the
+        next: in round j, the j-th returning player of every game (as many rounds as returns in a game)."""
+        P, n = back.shape
         taken = taken.clone()
-        choice = torch.empty(back.shape, dtype=torch.long, device=back.device)
-        points = torch.arange(scores.shape[-1], device=scores.device)
-        for p in range(scores.shape[0]):  # one player at a time, so two never pick the same point
-            choice[p] = (scores[p] - 2.0 * taken.float()).argmax(1)
-            taken |= back[p][:, None] & (points == choice[p][:, None])
+        choice = torch.zeros(P, n, dtype=torch.long, device=back.device)  # non-returning players: unused
+        points = torch.arange(taken.shape[-1], device=taken.device)
+        games = torch.arange(n, device=back.device)
+        turn = back.long().cumsum(0) * back  # [P, n]: 1 for the first returning player of a game, 2 ...
+        rounds = P if self._sync_free else int(back.sum(0).max())
+        for j in range(1, rounds + 1):
+            now = turn == j
+            some = now.any(0)  # [n]: games with a j-th returning player
+            who = now.to(torch.uint8).argmax(0)  # [n]: that player (0 where none)
+            if draws.dim() == 3:
+                mine = draws.gather(0, who[None, :, None].expand(1, n, draws.shape[-1]))
+            else:
+                mine = draws.gather(0, who[None])
+            pick = self._choose_each(mine, taken)[0]  # [n]
+            choice[who, games] = torch.where(some, pick, choice[who, games])
+            taken |= some[:, None] & (points == pick[:, None])
         return choice
 
     def _regrow(self) -> torch.Tensor:
         """Each empty spot regrows with the probability of its neighbour count (L2 radius).
 
-        Returns the neighbour counts after the regrowth ``[B, n_spots]`` (long), capped at the last entry of
+        Returns the neighbour counts after the regrowth ``[B, n_spots]`` (int32), capped at the last entry of
         ``regrowth_probabilities`` (more neighbours change nothing).
         """
         S = self.n_spots
         apples = self.apples[:, :S]
-        counts = (apples.float() @ self._adjacency).clamp_(max=len(self._regrowth) - 1).long()  # exact integers
+        counts = self._capped_counts(apples)
         probability = self._regrowth.index_select(0, counts.view(-1)).view(counts.shape)
         grow = (self._rand(self.batch_size, S) < probability) & ~apples
         apples |= grow
         if self.config.regrowth_plane:  # the observation shows where an apple can regrow now
-            counts = (apples.float() @ self._adjacency).clamp_(max=len(self._regrowth) - 1).long()
+            counts = self._capped_counts(apples)
         return counts
+
+    def _capped_counts(self, apples: torch.Tensor) -> torch.Tensor:
+        """``[B, n_spots]`` int32 neighbour counts of ``apples [B, n_spots]`` (bool), capped at the last
+        entry of the regrowth probabilities. The float product is exact (sums of a few ones); bool goes
+        to float through uint8, several times faster than directly."""
+        counts = torch.mm(apples.view(torch.uint8).float(), self._adjacency)
+        return counts.clamp_(max=len(self._regrowth) - 1).to(torch.int32)

@@ -12,7 +12,7 @@ import torch
 
 from ..._validation import check_positive_int
 from ..base import BatchedEnv
-from .config import _DIRECTIONS, _MOVE_RELATIVE, _TURN, ACTIONS, OBSERVATIONS, CommonsConfig
+from .config import _DIRECTIONS, _MOVE_RELATIVE, _TURN, ACTIONS, OBSERVATIONS, RESPAWN_DRAWS, CommonsConfig
 from .dynamics import DynamicsMixin
 from .map import MapMixin, parse_layout
 from .observation import ObservationMixin
@@ -101,6 +101,8 @@ class CommonsHarvest(MapMixin, DynamicsMixin, ObservationMixin, BatchedEnv):
                 raise TypeError(f"{name} must be True or False, got {getattr(c, name)!r}")
         if c.observation not in OBSERVATIONS:
             raise ValueError(f"observation must be one of {OBSERVATIONS}, got {c.observation!r}")
+        if c.respawn_draws not in RESPAWN_DRAWS:
+            raise ValueError(f"respawn_draws must be one of {RESPAWN_DRAWS}, got {c.respawn_draws!r}")
 
     def _check_discrete_actions(self, actions) -> torch.Tensor:
         """As :meth:`BatchedEnv._check_discrete_actions`; on an accelerator the range check runs on the device

@@ -29,11 +29,11 @@ which :meth:`ObservationMixin.expand_observation` rebuilds the planes exactly::
 A removed agent observes all zeros (code 0 everywhere). ``env.n_observation_codes``
 bounds the codes (an embedding table of that size takes them directly).
 
-How it is computed: a per-game grid of cell codes (``[B, grid_cells]``, walls and
-floor fixed, apple spots rewritten every step), gathered through a table of the
-window's grid cells for every (cell, orientation); the other agents are then
-written into the windows from their pairwise relative positions (``P^2 B`` numbers,
-much fewer than the ``P B V`` cells of the windows).
+How it is computed: most of a window never changes (walls, floor), so every
+(cell, orientation) has its fixed window of codes, copied row by row; the apple
+spots in view (at most a few dozen) are then written from the game's spot codes,
+and the other agents from their pairwise displacements (``P^2 B`` numbers). No
+step touches the ``P B V`` cells of the windows one by one more than once.
 """
 from __future__ import annotations
 
@@ -50,15 +50,19 @@ class ObservationMixin:
     """View tables and observations of :class:`~aa_lib.games.commons.CommonsHarvest`."""
 
     def _build_view(self) -> None:
-        """Window cells of every (cell, orientation) ``[4 (HW + 1), V]`` int32, the codes and their planes.
+        """Fixed windows of every (cell, orientation) and the apple spots in them; codes and their planes.
 
-        Window cells beyond the map's edge are ``_edge`` (a wall); the off-map cell ``HW``
-        (a removed agent) sees ``_outside`` everywhere (code 0: nothing).
+        ``_static_windows [4 (HW + 1), V]``: codes of walls (1, also beyond the map's edge) and floor
+        (0, apple spots included); ``_window_spots [4 (HW + 1), K]`` int32: the spots in view (``n_spots``,
+        a spot that is always 0, pads the list) and ``_window_spot_cells`` (int64) their window cells
+        (padding: the agent's own cell, written last). The off-map cell ``HW`` (a removed agent)
+        sees nothing: code 0 everywhere.
         """
         c = self.config
         H, W, dev = self.height, self.width, self.device
         self.view_rows, self.view_cols = Vr, Vc = c.view_ahead + 1 + c.view_behind, 2 * c.view_sides + 1
         V = Vr * Vc
+        self._own_index = c.view_ahead * Vc + c.view_sides
         rows = torch.arange(H, device=dev).repeat_interleave(W)[:, None]  # [HW, 1]
         cols = torch.arange(W, device=dev).repeat(H)[:, None]
         ahead = (c.view_ahead - torch.arange(Vr, device=dev))[:, None].expand(Vr, Vc).reshape(1, V)
@@ -69,12 +73,20 @@ class ObservationMixin:
             r, q = rows + ahead * fr + right * rr, cols + ahead * fc + right * rc
             inside = (r >= 0) & (r < H) & (q >= 0) & (q < W)
             table[:-1, o] = torch.where(inside, r * W + q, self._edge)
-        self._window_cells = table.view(-1, V).to(torch.int32)
-        self._own_index = c.view_ahead * Vc + c.view_sides
+        window_cells = table.view(-1, V)  # grid cells of every window
         self._build_codes()
+        self._static_windows = self._code_template.to(self.code_dtype)[window_cells]
+        spot_of_cell = torch.cat([self._cell_to_spot, torch.full((2,), self.n_spots, device=dev)])
+        spots = spot_of_cell[window_cells]  # [rows, V]: the spot on each window cell (n_spots: none)
+        in_view = spots < self.n_spots
+        K = max(int(in_view.sum(1).max()), 1)
+        order = torch.argsort((~in_view).to(torch.uint8), dim=1, stable=True)[:, :K]  # spots first
+        listed = in_view.gather(1, order)
+        self._window_spots = torch.where(listed, spots.gather(1, order), self.n_spots).to(torch.int32)
+        self._window_spot_cells = torch.where(listed, order, self._own_index)
 
     def _build_relative_window(self) -> None:
-        """Where a viewer sees another agent: ``_relative_window`` int32, the window cell of a displacement
+        """Where a viewer sees another agent: ``_relative_window`` (int64), the window cell of a displacement
         ``(dr, dc)`` for each orientation of the viewer (its own cell where out of view), at
         ``o * _relative_stride + _relative_offset + key[other's cell] - key[viewer's cell]``.
 
@@ -95,7 +107,7 @@ class ObservationMixin:
             seen = (ahead <= c.view_ahead) & (ahead >= -c.view_behind) & (right.abs() <= c.view_sides)
             window = (c.view_ahead - ahead) * self.view_cols + right + c.view_sides
             tables.append(torch.where(seen, window, self._own_index))
-        self._relative_window = torch.stack(tables).view(-1).to(torch.int32)
+        self._relative_window = torch.stack(tables).view(-1)  # int64: the scatter's index
         rows = self._row_of.clone()
         rows[self._outside] = H - 1 + M  # the off-map cell: M rows below the map
         self._displacement_of = (rows * span + self._col_of).to(torch.int32)
@@ -114,7 +126,7 @@ class ObservationMixin:
         seats = torch.arange(P, device=dev)
         slot = (seats[None, :] - seats[:, None] - 1) % P  # [viewer, other]: seat of the other after mine
         k = 1 + slot if c.identity_planes else torch.ones_like(slot)
-        self._other_codes = (16 * k)[:, :, None].to(torch.int32)  # [viewer, other, 1]
+        self._other_codes = (16 * k)[:, :, None].to(self.code_dtype)  # [viewer, other, 1]
         self._build_relative_window()
         names = list(CHANNELS)
         if c.identity_planes:
@@ -152,10 +164,15 @@ class ObservationMixin:
 
     def _allocate_view(self) -> None:
         """Per-batch buffers of the observation (made at reset)."""
-        P, B, V = self.n_players, self.batch_size, self.view_rows * self.view_cols
-        self._code_map = self._code_template.to(self.code_dtype).expand(B, -1).clone()  # [B, grid_cells]
-        self._window_index = torch.empty(B, V, dtype=torch.int32, device=self.device)
-        self._window_offsets = (self._games * self.grid_cells).to(torch.int32)[:, None]  # [B, 1]
+        P, B, K, dev = self.n_players, self.batch_size, self._window_spots.shape[1], self.device
+        V = self.view_rows * self.view_cols
+        self._spot_codes = torch.zeros(B, self.n_spots + 1, dtype=self.code_dtype, device=dev)
+        self._spot_index = torch.empty(B, K, dtype=torch.int32, device=dev)
+        self._spot_values = torch.empty(B * K, dtype=self.code_dtype, device=dev)
+        self._spot_cells_in_view = torch.empty(B, K, dtype=torch.long, device=dev)
+        # start of each game's spot codes in the flattened [B, n_spots + 1], for every (player, game)
+        self._spot_offsets = (self._flat_games * (self.n_spots + 1)).to(torch.int32)[:, None]  # [P B, 1]
+        self._window_rows = (self._games * V)[None, None, :]  # [1, 1, B]: start of game b in a player's windows
 
     # -------------------------------------------------------------- observations
     def _observe(self) -> torch.Tensor:
@@ -174,48 +191,60 @@ class ObservationMixin:
         """Codes ``[P, B, V_rows, V_cols]`` of every agent's window (module docstring); ``counts`` the
         neighbour counts of the spots (computed when not given)."""
         P, B, V = self.n_players, self.batch_size, self.view_rows * self.view_cols
-        self._write_spot_codes(self.neighbour_counts() if counts is None else counts)
-        key = self.positions * 4 + self.orientations  # [P, B]: row of the window table
-        codes = torch.empty(P, B, V, dtype=self.code_dtype, device=self.device)
-        index, grid = self._window_index, self._code_map.view(-1)
-        for p in range(P):  # a player at a time: the [B, V] index buffer stays in the cache
-            torch.index_select(self._window_cells, 0, key[p], out=index)
-            index += self._window_offsets
-            torch.index_select(grid, 0, index.view(-1), out=codes[p].view(-1))
-        self._write_agents(codes)
+        spot_codes = self._update_spot_codes(self.neighbour_counts() if counts is None else counts)
+        key = (self.positions * 4 + self.orientations)  # [P, B]: row of the window tables
+        codes = self._static_windows.index_select(0, key.view(-1)).view(P, B, V)  # walls and floor
+        # the apple spots in view: their codes (spot index + the game's offset) into their window cells,
+        # a player at a time (the buffers stay in the cache)
+        index, values, cells = self._spot_index, self._spot_values, self._spot_cells_in_view
+        flat_codes, offsets = spot_codes.view(-1), self._spot_offsets[:B]
+        for p in range(P):
+            torch.index_select(self._window_spots, 0, key[p], out=index)  # [B, K]
+            index += offsets
+            torch.index_select(flat_codes, 0, index.view(-1), out=values)
+            torch.index_select(self._window_spot_cells, 0, key[p], out=cells)
+            codes[p].scatter_(1, cells, values.view(B, -1))
+        self._write_agents(codes, spot_codes)
         return codes.view(P, B, self.view_rows, self.view_cols)
 
-    def _write_spot_codes(self, counts: torch.Tensor) -> None:
-        """Codes of the apple spots in the per-game grid: 2 apple, 3 regrowable (with regrowth_plane), 0."""
+    def _update_spot_codes(self, counts: torch.Tensor) -> torch.Tensor:
+        """Codes ``[B, n_spots + 1]`` of the apple spots: 2 apple, 3 regrowable (with regrowth_plane), else 0
+        (the last column, no spot, always 0). ``counts [B, n_spots]``: neighbour counts (any integer dtype)."""
         S = self.n_spots
         apples = self.apples[:, :S]
-        codes = apples.to(self.code_dtype) * 2
+        codes = self._spot_codes[:, :S]
+        torch.mul(apples.view(torch.uint8), 2, out=codes)
         if self.config.regrowth_plane:
             capped = counts.clamp(max=len(self._can_regrow) - 1).view(-1)
             can = self._can_regrow.index_select(0, capped).view(counts.shape) & ~apples
             codes += can.to(self.code_dtype) * 3
-        self._code_map.index_copy_(1, self._spot_cells, codes)
+        return self._spot_codes
 
-    def _write_agents(self, codes: torch.Tensor) -> None:
+    def _write_agents(self, codes: torch.Tensor, spot_codes: torch.Tensor) -> None:
         """Write the other agents and one's own cell into the windows ``codes [P, B, V]``.
 
         The window cell where a viewer sees another agent depends only on the viewer's orientation
         and their displacement: one lookup in ``_relative_window`` per pair ``[viewer, other, B]``.
         Pairs out of view (and the agent itself) write to the viewer's own cell, which is written
-        last. (int32 arithmetic: these small tensors are several times faster than in int64.)
+        last. (Small integer types and the batch as the innermost dimension: these tensors are
+        several times faster so.)
         """
-        P, B = self.n_players, self.batch_size
-        key = self._displacement_of.index_select(0, self.positions.view(-1)).view(P, B)  # int32
+        P, B, V = self.n_players, self.batch_size, self.view_rows * self.view_cols
+        dtype = codes.dtype
+        flat_positions = self.positions.view(-1)
+        key = self._displacement_of.index_select(0, flat_positions).view(P, B)  # int32
         o32 = self.orientations.to(torch.int32)
         pair = key[None, :, :] + (o32 * self._relative_stride + self._relative_offset - key)[:, None, :]
         window = self._relative_window.index_select(0, pair.view(-1)).view(P, P, B)  # [viewer, other, B]
-        under = self._code_map.gather(1, self.positions.t()).t().to(torch.int32)  # [P, B]: code under each agent
+        window += self._window_rows  # flat index into codes.view(P, B * V): game b's window starts at b V
+        spot = self._cell_to_spot.index_select(0, flat_positions).view(P, B) + self._spot_offsets.view(P, B)
+        under = spot_codes.view(-1).index_select(0, spot.view(-1)).view(P, B)  # code under each agent
         # base + 4 facing of every agent, minus 4 * the viewer's facing (mod 16): the relative facing
-        looks = under + 4 * o32
-        value = ((looks[None, :, :] - 4 * o32[:, None, :]) & 15) + self._other_codes
-        codes.scatter_(2, window.permute(0, 2, 1).long(), value.permute(0, 2, 1).to(codes.dtype))
-        own = torch.where(self.active, under + 16 * self._self_k + 16 * self.cooldown.to(torch.int32), 0)
-        codes[:, :, self._own_index] = own.to(codes.dtype)
+        facing4 = (4 * self.orientations).to(dtype)
+        value = (((under + facing4)[None, :, :] - facing4[:, None, :]) & 15) + self._other_codes
+        codes.view(P, B * V).scatter_(1, window.view(P, P * B), value.view(P, P * B))
+        own = torch.where(self.active, under + 16 * (self._self_k + self.cooldown), 0)
+        codes[:, :, self._own_index] = own.to(dtype)
 
     def expand_observation(self, codes: torch.Tensor, out: torch.Tensor = None) -> torch.Tensor:
         """Planes float32 ``[..., C, V_rows, V_cols]`` of compact codes ``[..., V_rows, V_cols]`` (exactly the
