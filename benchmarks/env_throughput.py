@@ -3,6 +3,18 @@
     python benchmarks/env_throughput.py                      # everything
     python benchmarks/env_throughput.py --games coin --skip-jaxmarl
     python benchmarks/env_throughput.py --batch-sizes 1 64 4096 65536 --seconds 2
+    OMP_NUM_THREADS=1 python benchmarks/env_throughput.py --games commons --single-thread \
+        --batch-sizes 1 64 4096 --baseline /tmp/aa_old    # Commons Harvest: planes vs compact, vs an old tree
+
+Commons Harvest is also measured with both observation formats (``planes``, float32,
+and ``compact``, one uint8 code per cell) in its default setting and in
+``CommonsConfig.paper_setting()``, with ratios; ``--baseline DIR`` measures the
+default setting of another copy of the library too (e.g. ``git archive <commit>
+aa_lib | tar -x -C DIR``), for before/after figures in one run. Rates are given
+per wall-clock second and per CPU second of the thread (steadier on a busy
+machine). At large batches the planes cost mostly the allocation of a fresh
+observation per step (79 MiB at batch 4096): a rollout should store the compact
+codes and expand them (``env.expand_observation``) when a network needs planes.
 
 "Environment steps per second" counts single-game steps: a batched step of B
 games is B environment steps. Actions are drawn at random beforehand, so the
@@ -23,13 +35,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -65,12 +80,12 @@ def random_actions(env, batch: int, count: int, gen: torch.Generator) -> list:
 
 
 def measure(env, batch: int, seconds: float, seed: int = 0) -> dict:
-    """Steps ``env`` with random actions for about ``seconds``; returns timings."""
+    """Steps ``env`` with random actions for about ``seconds``; returns timings (wall clock and thread CPU)."""
     gen = make_generator(seed)
     actions = random_actions(env, batch, 16, gen)
     env.reset(batch, generator=gen)
     env.step(actions[0])  # warm-up
-    steps, start = 0, time.perf_counter()
+    steps, start, cpu_start = 0, time.perf_counter(), time.thread_time()
     while True:
         if env.episode_over:
             env.reset(batch, generator=gen)
@@ -79,7 +94,86 @@ def measure(env, batch: int, seconds: float, seed: int = 0) -> dict:
         elapsed = time.perf_counter() - start
         if elapsed >= seconds and steps >= 3:
             break
-    return {"env_steps_per_s": batch * steps / elapsed, "us_per_batched_step": 1e6 * elapsed / steps}
+    cpu = time.thread_time() - cpu_start
+    return {"env_steps_per_s": batch * steps / elapsed, "us_per_batched_step": 1e6 * elapsed / steps,
+            "env_steps_per_cpu_s": batch * steps / cpu}
+
+
+COMMONS_CHILD = textwrap.dedent('''
+    import json, sys, time
+    import torch
+    torch.set_num_threads(int(sys.argv[3]))
+    from aa_lib.games import CommonsHarvest, make_generator
+    batch_sizes, seconds = json.loads(sys.argv[1]), float(sys.argv[2])
+    for B in batch_sizes:
+        env = CommonsHarvest()
+        gen = make_generator(0)
+        actions = [torch.randint(env.n_actions, (env.n_players, B), generator=gen) for _ in range(16)]
+        env.reset(B, generator=gen)
+        env.step(actions[0])
+        n, start, cpu = 0, time.perf_counter(), time.thread_time()
+        while True:
+            if env.episode_over:
+                env.reset(B, generator=gen)
+            env.step(actions[n % 16])
+            n += 1
+            if time.perf_counter() - start >= seconds and n >= 3:
+                break
+        wall, cpu = time.perf_counter() - start, time.thread_time() - cpu
+        print(json.dumps({"batch": B, "wall": B * n / wall, "cpu": B * n / cpu}), flush=True)
+''')
+
+
+def run_commons_baseline(tree: Path, batch_sizes, seconds: float, threads: int) -> dict:
+    """Default-setting Commons Harvest steps/s of the library copy in ``tree`` (a child process)."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(threads)}
+    proc = subprocess.run([sys.executable, "-c", COMMONS_CHILD, json.dumps(batch_sizes), str(seconds), str(threads)],
+                          capture_output=True, text=True, env=env, cwd=str(tree))
+    if proc.returncode != 0:
+        print(f"baseline in {tree} failed: {proc.stderr[-400:]}")
+    return {row["batch"]: row for row in map(json.loads, filter(None, proc.stdout.splitlines()))}
+
+
+def compare_commons(batch_sizes, seconds: float, baseline: Optional[Path], threads: int) -> None:
+    """Planes vs compact observations in the default and the paper setting, and an optional older tree."""
+    from aa_lib.games.commons import CommonsConfig
+
+    settings = {"default": CommonsConfig(), "paper": CommonsConfig.paper_setting()}
+    print("\nCommons Harvest: observation formats (env steps/s per wall second | per CPU second; "
+          "compact / planes ratio)")
+    print(f"{'setting':<8} {'batch':>6} {'planes':>22} {'compact':>22} {'ratio':>6} "
+          f"{'obs bytes/step planes':>22} {'compact':>9}")
+    rows = {}
+    for name, config in settings.items():
+        for batch in batch_sizes:
+            envs = {kind: CommonsHarvest(replace(config, observation=kind)) for kind in ("planes", "compact")}
+            need = 6 * obs_bytes(envs["planes"], batch)
+            if need > available_memory() // 2:
+                print(f"{name:<8} {batch:>6} skipped (needs about {need / 2 ** 30:.1f} GiB)")
+                continue
+            got = {kind: measure(env, batch, seconds) for kind, env in envs.items()}
+            rows[(name, batch)] = got
+            p, c = got["planes"], got["compact"]
+            size = {k: e.n_players * batch * math.prod(e.observation_shape) * e.observation_dtype.itemsize
+                    for k, e in envs.items()}
+            print(f"{name:<8} {batch:>6} {p['env_steps_per_s']:>10,.0f} | {p['env_steps_per_cpu_s']:>9,.0f} "
+                  f"{c['env_steps_per_s']:>10,.0f} | {c['env_steps_per_cpu_s']:>9,.0f} "
+                  f"{c['env_steps_per_cpu_s'] / p['env_steps_per_cpu_s']:>5.1f}x "
+                  f"{size['planes']:>22,} {size['compact']:>9,}", flush=True)
+    if baseline is None:
+        return
+    old = run_commons_baseline(baseline, batch_sizes, seconds, threads)
+    print(f"\nCommons Harvest against the library in {baseline} (its default setting, planes), per CPU second:")
+    print(f"{'batch':>6} {'baseline':>10} {'planes':>10} {'compact':>10} {'paper compact':>14}   speed-ups")
+    for batch in batch_sizes:
+        if batch not in old or ("default", batch) not in rows:
+            continue
+        base = old[batch]["cpu"]
+        now = {k: rows[("default", batch)][k]["env_steps_per_cpu_s"] for k in ("planes", "compact")}
+        paper = rows.get(("paper", batch), {}).get("compact", {}).get("env_steps_per_cpu_s", float("nan"))
+        print(f"{batch:>6} {base:>10,.0f} {now['planes']:>10,.0f} {now['compact']:>10,.0f} {paper:>14,.0f}   "
+              f"planes {now['planes'] / base:.1f}x, compact {now['compact'] / base:.1f}x, "
+              f"paper compact {paper / base:.1f}x")
 
 
 def obs_bytes(env, batch: int) -> int:
@@ -192,6 +286,9 @@ def main() -> None:
     parser.add_argument("--jaxmarl-venv", type=Path,
                         default=Path(os.environ.get("AA_LIB_JAXMARL_VENV", Path.home() / ".cache/aa_lib/jaxmarl-venv")))
     parser.add_argument("--install-timeout", type=int, default=900, help="seconds allowed for pip install jaxmarl")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a directory holding another copy of aa_lib (e.g. an older commit) whose Commons "
+                             "Harvest is measured too")
     args = parser.parse_args()
     if args.single_thread:
         args.threads = 1
@@ -211,6 +308,8 @@ def main() -> None:
             ours[(name, batch)] = row
             print(f"{name:<12} {batch:>7} {row['env_steps_per_s']:>14,.0f} {row['us_per_batched_step']:>18,.1f}",
                   flush=True)
+    if "commons" in args.games.split(","):
+        compare_commons(args.batch_sizes, args.seconds, args.baseline, torch.get_num_threads())
     if args.skip_jaxmarl or "coin" not in args.games.split(","):
         return
     print("\nCoin Game: aa_lib (torch, one coin, colours alternate) vs JaxMARL (jax, two coins) on this CPU")
