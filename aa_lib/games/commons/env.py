@@ -33,6 +33,14 @@ class CommonsHarvest(MapMixin, DynamicsMixin, ObservationMixin, BatchedEnv):
     ``[P, B]`` (0 N, 1 E, 2 S, 3 W), ``active`` bool ``[P, B]``, ``cooldown`` and
     ``removal_timer`` long ``[P, B]``, ``apples`` bool ``[B, n_spots + 1]`` (the
     last column is a dummy spot that never holds an apple).
+
+    Observations (:mod:`aa_lib.games.commons.observation`): float planes
+    ``[P, B, *planes_shape]`` (channels ``observation_channels``) or, with
+    ``observation="compact"``, integer codes ``[P, B, view_rows, view_cols]`` of dtype
+    ``observation_dtype`` below ``n_observation_codes``; :meth:`expand_observation` turns
+    codes into the planes. The per-game occupancy grid and the buffers are private and
+    follow the state through ``step``, ``reset``, :meth:`place_agents` and :meth:`set_apples`
+    (change the state through these).
     """
 
     action_kind = "discrete"
