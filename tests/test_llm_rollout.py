@@ -127,34 +127,36 @@ def test_action_mask_covers_exactly_the_generated_labels(ipd, lm):
 
 def test_constrained_decoding_never_emits_a_disallowed_token(ipd, lm):
     model, tokenizer = lm
-    other = tokenizer.convert_tokens_to_ids("Other")
-    user = tokenizer.convert_tokens_to_ids("<|user|>")
-    embed = model.get_input_embeddings().weight  # tied with the output head
-    saved = embed.detach().clone()
+    favoured = _ids(tokenizer, "Other", "<|user|>")
+
+    def favour(module, inputs, output):  # the output head now prefers a disallowed word and a special token
+        output = output.clone()
+        output[..., favoured[0]] += 30.0
+        output[..., favoured[1]] += 20.0
+        return output
+
+    hook = model.get_output_embeddings().register_forward_hook(favour)
     try:
-        with torch.no_grad():
-            embed[other] *= 40.0  # "Other" now dominates most next-token distributions
-            embed[user] *= 40.0
         batch = play_games(ipd, model, tokenizer, ["p1", BASE], 8, seed=0)
         generated = batch.tokens[batch.action_mask]
         assert set(generated.tolist()) <= set(_ids(tokenizer, "<A>", "<B>"))
-        # the test can fail: unconstrained, the model would mostly say something else
+        # the test can fail: unconstrained, the model would say "Other"
         rows = torch.arange(batch.tokens.shape[0])
         data = batch.select_rows(rows)
         with torch.no_grad():
             logits = model(input_ids=data["tokens"], attention_mask=data["attention_mask"]).logits
         r, c = data["action_mask"][:, 1:].nonzero(as_tuple=True)
-        free_choice = logits[r, c].argmax(-1)
-        assert (~torch.isin(free_choice, torch.tensor(_ids(tokenizer, "<A>", "<B>")))).float().mean() > 0.5
+        assert (logits[r, c].argmax(-1) == favoured[0]).all()
         # free messages never use special tokens other than EOS, and respect the word cap
         chat_game = ChatStandIn(n_rounds=2)
         batch = play_games(chat_game, model, tokenizer, ["p1", "p2"], 8, seed=1)
         specials = set(tokenizer.all_special_ids) - {tokenizer.eos_token_id}
-        assert not specials & set(batch.tokens[batch.action_mask].tolist())
+        message_tokens = batch.tokens[batch.action_mask].tolist()
+        assert not specials & set(message_tokens) and favoured[0] in message_tokens
         assert all(len(m.split()) <= 3 for seat in chat_game.messages for r in seat for m in r)
+        assert any(m == "Other Other Other" for r in chat_game.messages[0] for m in r)
     finally:
-        with torch.no_grad():
-            embed.copy_(saved)
+        hook.remove()
 
 
 def test_choice_trie_over_multi_token_answers():

@@ -106,7 +106,7 @@ def tiny_model(vocabulary: Iterable[str], hidden: int = 64, layers: int = 2, hea
         vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=intermediate, num_hidden_layers=layers,
         num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=check_positive_int(
             max_positions, "max_positions"), tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id, bos_token_id=None, use_cache=True)
+        eos_token_id=tokenizer.eos_token_id, bos_token_id=None, use_cache=True, initializer_range=hidden ** -0.5)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         model = Qwen2ForCausalLM(config)
