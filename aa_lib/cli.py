@@ -4,6 +4,11 @@
     aa train coin --algo ppo --preset paper --device cuda --iterations 2000
     aa league ipd --agent AA=runs/ipd_aa/checkpoint.pt --scripted AC AD TFT --out runs/league
     aa probe runs/ipd_aa/checkpoint.pt --opponent random
+    aa train coin --algo aa --tensorboard                   # also TensorBoard logs in RUN_DIR/tensorboard
+    aa sweep coin --algo aa ppo --seeds 0-9 --set beta=0.5,1,2          # a grid on Ray (aa_lib.sweep)
+
+Every command runs torch on one CPU thread unless ``--threads`` says otherwise
+(:mod:`aa_lib.training.threads`: the small networks here run fastest that way).
 
 A run directory receives ``config.json``, ``metrics.csv``, ``metrics.jsonl``,
 ``checkpoint.pt`` (latest, resumable with ``--resume``) and ``best.pt`` (highest
@@ -76,6 +81,10 @@ def cmd_train(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.tensorboard:
+        from .training.tensorboard import TensorBoardLogger
+
+        trainer.callbacks.append(TensorBoardLogger(run_dir / "tensorboard"))
     start = time.time()
     history = trainer.train()
     summary = {"iterations": trainer.iteration, "wall_time_s": round(time.time() - start, 1),
@@ -154,11 +163,33 @@ def cmd_probe(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .sweep import parse_grid, run_sweep
+
+    out = Path(args.out or f"runs/sweep_{'-'.join(args.games)}_{'-'.join(args.algo)}")
+    fixed = {name: getattr(args, name) for name in ("iterations", "batch_size", "device")
+             if getattr(args, name) is not None}
+    with _settings_errors("sweep"):
+        try:
+            result = run_sweep(args.games, args.algo, args.seeds, parse_grid(args.set), out_dir=out,
+                               preset_name=args.preset, fixed=fixed, metric=args.metric,
+                               checkpoint_every=args.checkpoint_every, tensorboard=args.tensorboard,
+                               backend="serial" if args.serial else "ray", address=args.address,
+                               num_cpus=args.num_cpus, threads=args.threads, progress=not args.no_progress)
+        except ImportError as err:  # no Ray: name the cluster extra in one line
+            raise ValueError(str(err)) from None
+    print(result.summary_text())
+    print(f"tables: {out / 'results.csv'} (one row per trial), {out / 'summary.csv'} (one row per setting)")
+    if result.interrupted:
+        return 130
+    return 0 if result.count("done") == len(result.rows) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .algos import ALGORITHMS
     from .games import GAMES
 
-    parser = argparse.ArgumentParser(prog="aa", description="Advantage Alignment: train, league, probe.")
+    parser = argparse.ArgumentParser(prog="aa", description="Advantage Alignment: train, league, probe, sweep.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a learner on a game")
@@ -175,8 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "aa_lib.training.overrides)")
     train.add_argument("--checkpoint-every", type=_positive_int, default=50)
     train.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoint.pt")
-    train.add_argument("--threads", type=_positive_int, help="torch CPU threads")
+    train.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads (default 1)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--tensorboard", action="store_true",
+                       help="also write TensorBoard logs to RUN_DIR/tensorboard (tensorboard --logdir runs)")
     train.set_defaults(func=cmd_train)
 
     league = sub.add_parser("league", help="head-to-head league, seeds x seeds")
@@ -189,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     league.add_argument("--seed", type=int, default=0)
     league.add_argument("--device", default="cpu")
     league.add_argument("--out", help="folder for league.json and league.png")
+    league.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads (default 1)")
     league.set_defaults(func=cmd_league)
 
     probe = sub.add_parser("probe", help="P(cooperate | previous joint action) of an IPD policy")
@@ -197,12 +231,43 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--batch-size", type=_positive_int, default=1024)
     probe.add_argument("--seed", type=int, default=0)
     probe.add_argument("--device", default="cpu")
+    probe.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads (default 1)")
     probe.set_defaults(func=cmd_probe)
+
+    sweep = sub.add_parser("sweep", help="train a grid of games x rules x settings x seeds on Ray, resumable",
+                           description="Train every combination on Ray Tune (one trial per process; a local "
+                                       "Ray by default, --address for a cluster; needs the cluster extra). "
+                                       "Run it again to resume: finished trials are skipped. See aa_lib.sweep.")
+    sweep.add_argument("games", nargs="+", choices=sorted(GAMES), metavar="GAME",
+                       help=f"one or more of {', '.join(sorted(GAMES))}")
+    sweep.add_argument("--algo", nargs="+", default=["aa"], choices=sorted(ALGORITHMS), metavar="ALGO",
+                       help="learning rules (default aa)")
+    sweep.add_argument("--seeds", nargs="+", default=["0"], metavar="SEEDS", help="seeds and ranges: 0-9 20 21")
+    sweep.add_argument("--set", nargs="+", action="extend", metavar="KEY=V1,V2,...",
+                       help="grid axes: any key of aa train --set, and beta (the AA weight) for algo_options.beta")
+    sweep.add_argument("--preset", default="classroom", choices=["paper", "classroom"])
+    sweep.add_argument("--iterations", type=_positive_int)
+    sweep.add_argument("--batch-size", type=_positive_int, dest="batch_size")
+    sweep.add_argument("--device", default=None, help="cpu (default) or cuda (one GPU per trial)")
+    sweep.add_argument("--out", help="sweep folder (default runs/sweep_<games>_<algos>)")
+    sweep.add_argument("--metric", default="reward", help="metric summarised per setting (final value)")
+    sweep.add_argument("--checkpoint-every", type=_positive_int, default=50)
+    sweep.add_argument("--tensorboard", action="store_true", help="TensorBoard logs in every run directory")
+    sweep.add_argument("--address", help="a running Ray cluster (auto, ray://host:10001); default: a local Ray")
+    sweep.add_argument("--num-cpus", type=_positive_int, help="CPUs of the local Ray instance (default: all)")
+    sweep.add_argument("--threads", type=_positive_int, default=1, help="torch CPU threads per trial (default 1)")
+    sweep.add_argument("--serial", action="store_true", help="no Ray: the trials one after another, here")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=cmd_sweep)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "threads", None) is not None:  # one thread by default (aa_lib.training.threads)
+        from .training.threads import set_threads
+
+        set_threads(args.threads)
     if getattr(args, "device", None) is None and args.command == "train":
         args.device = None
     return args.func(args)

@@ -7,6 +7,7 @@
     python assets/make_assets.py negotiation --algos aa ppo ppo_sr --seeds 0 1 2   # notebook 09
     python assets/make_assets.py commons --algos paa ppo ppo_sr --seeds 0          # notebook 10
     python assets/make_assets.py commons --algos paa --betas 0.5 2 --seeds 0       # Fig. 8's beta ablation
+    python assets/make_assets.py coin --algos aa ppo --seeds 0 1 2 --ray          # the runs in parallel on Ray
 
 Training is deterministic on the CPU for a given seed and library version, so
 re-running a command re-creates the same checkpoint. The full IPD set takes
@@ -34,6 +35,13 @@ notebooks' dashboards; the preset's own opponent setting, ``"replay"``), then
 ``tests/test_assets.py`` re-evaluates every checkpoint with a fresh seed and
 checks the recorded metrics within their Monte Carlo error. The total wall time
 is printed at the end.
+
+The (algorithm, beta, seed) runs go through :func:`aa_lib.sweep.run_trials`: by
+default one after another in this process (as they always have), with ``--ray``
+in parallel on a local Ray instance, one run per process on ``--threads`` torch
+threads (``--address`` for a running cluster; the ``cluster`` extra). Each run is
+seeded, so both give the same files. A run that fails is reported and the others
+go on; the script then exits with status 1.
 """
 from __future__ import annotations
 
@@ -52,6 +60,7 @@ from aa_lib.evaluation.commons import focal_evaluation
 from aa_lib.training.checkpoint import save_checkpoint
 from aa_lib.games import make_env
 from aa_lib.evaluation import evaluate_policy
+from aa_lib.sweep import Trial, run_trials
 from aa_lib.training.session import train_session
 
 ASSETS = Path(__file__).resolve().parent
@@ -115,6 +124,12 @@ def make_one(game: str, algo: str, seed: int, out: Path, device: str, beta=None)
     return evaluate_one(stem, record)
 
 
+def make_trial(params: dict, report=None) -> dict:
+    """:func:`make_one` as a trial of :func:`aa_lib.sweep.run_trials` (``params``: its keyword arguments)."""
+    return make_one(params["game"], params["algo"], params["seed"], Path(params["out"]), params["device"],
+                    params["beta"])
+
+
 def evaluate_one(stem: Path, record: dict) -> dict:
     """Evaluate checkpoint ``stem.pt`` on the CPU, store the metrics in ``record`` and write ``stem.json``."""
     env = make_env(record["game"], **record["config"]["game_options"])
@@ -144,24 +159,52 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="re-evaluate the existing checkpoints (keeps their training records)")
+    parser.add_argument("--ray", action="store_true",
+                        help="train the runs in parallel on Ray, one per process (needs the cluster extra)")
+    parser.add_argument("--address", help="with --ray: address of a running Ray cluster (default: a local one)")
+    parser.add_argument("--num-cpus", type=int, default=None, help="with --ray: CPUs of the local Ray instance")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = ASSETS / args.game
     out.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    for algo in args.algos:
-        for beta in args.betas or [None]:
-            for seed in args.seeds:
-                if args.evaluate_only:
-                    stem = out / stem_name(algo, seed, beta)
-                    record = evaluate_one(stem, json.loads(stem.with_suffix(".json").read_text()))
-                else:
-                    record = make_one(args.game, algo, seed, out, args.device, beta)
-                m = record["evaluation"]["metrics"]
-                shown = {k: (None if v is None else round(v, 3)) for k, v in m.items()
-                         if k.startswith(("reward/", "return/", "p_cooperate/random"))}
-                print(f"{stem_name(algo, seed, beta)}: {record['wall_time_s']:.0f}s {shown}", flush=True)
+    runs = [(algo, beta, seed) for algo in args.algos for beta in args.betas or [None] for seed in args.seeds]
+    if args.evaluate_only:
+        for algo, beta, seed in runs:
+            stem = out / stem_name(algo, seed, beta)
+            show(stem_name(algo, seed, beta), evaluate_one(stem, json.loads(stem.with_suffix(".json").read_text())))
+    else:
+        trials = [Trial(stem_name(algo, seed, beta), {"game": args.game, "algo": algo, "seed": seed, "beta": beta,
+                                                      "out": str(out), "device": args.device})
+                  for algo, beta, seed in runs]
+
+        def on_outcome(outcome) -> None:
+            if outcome.status == "done":
+                show(outcome.name, outcome.result)
+            else:
+                print(f"{outcome.name}: FAILED\n{outcome.error}", file=sys.stderr, flush=True)
+
+        backend = "ray" if args.ray or args.address else "serial"
+        if backend == "ray" and __name__ != "__main__":  # imported (not run as a script): the Ray workers
+            from ray import cloudpickle  # cannot import this file, so its functions travel by value
+
+            cloudpickle.register_pickle_by_value(sys.modules[__name__])
+        outcomes = run_trials(make_trial, trials, backend=backend,
+                              address=args.address, num_cpus=args.num_cpus, threads=args.threads,
+                              progress=False, on_outcome=on_outcome)
+        failed = [t.name for t in trials if t.name not in outcomes or outcomes[t.name].status != "done"]
+        if failed:
+            print(f"total wall time {time.time() - start:.0f}s; FAILED or not run: {failed}")
+            return 1
     print(f"total wall time {time.time() - start:.0f}s on {args.device} ({args.threads} thread(s))")
+
+
+def show(name: str, record: dict) -> None:
+    """One line per checkpoint: its training time and headline evaluation metrics."""
+    m = record["evaluation"]["metrics"]
+    shown = {k: (None if v is None else round(v, 3)) for k, v in m.items()
+             if k.startswith(("reward/", "return/", "p_cooperate/random"))}
+    print(f"{name}: {record['wall_time_s']:.0f}s {shown}", flush=True)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
     python benchmarks/env_throughput.py                      # everything
     python benchmarks/env_throughput.py --games coin --skip-jaxmarl
     python benchmarks/env_throughput.py --batch-sizes 1 64 4096 65536 --seconds 2
+    python benchmarks/env_throughput.py --games coin --batch-sizes 4096 --skip-jaxmarl  # and 1 vs default threads
     OMP_NUM_THREADS=1 python benchmarks/env_throughput.py --games commons --single-thread \
         --batch-sizes 1 64 4096 --baseline /tmp/aa_old    # Commons Harvest: planes vs compact, vs an old tree
 
@@ -274,6 +275,26 @@ def run_jaxmarl(batch_sizes, seconds, venv: Path, install_timeout: int, single_t
     return results
 
 
+def compare_threads(game: str, batch: int, seconds: float, default_threads: int) -> None:
+    """Steps/s of ``game`` at ``batch`` with one torch thread and with torch's default number (one per core).
+
+    The library's default is one thread (``aa_lib.training.threads``): on a shared 2-core machine with
+    another process running, torch's default made Coin Game stepping at batch 4096 ~30x slower (0.3 M
+    instead of 9-11 M game-steps/s). On an idle machine the two can be close; run it while the
+    machine is busy, as it is in a sweep, to see the difference.
+    """
+    previous = torch.get_num_threads()
+    print(f"\n{game} at batch {batch}: 1 torch thread (aa_lib's default) vs torch's default ({default_threads})")
+    rates = {}
+    for threads in dict.fromkeys((1, default_threads)):
+        torch.set_num_threads(threads)
+        rates[threads] = measure(GAMES[game](), batch, seconds)["env_steps_per_s"]
+        print(f"{threads:>3} thread(s) {rates[threads]:>14,.0f} env steps/s", flush=True)
+    torch.set_num_threads(previous)
+    if default_threads != 1:
+        print(f"1 thread / {default_threads} threads: {rates[1] / rates[default_threads]:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--games", default=",".join(GAMES), help="comma-separated subset of " + ",".join(GAMES))
@@ -286,10 +307,14 @@ def main() -> None:
     parser.add_argument("--jaxmarl-venv", type=Path,
                         default=Path(os.environ.get("AA_LIB_JAXMARL_VENV", Path.home() / ".cache/aa_lib/jaxmarl-venv")))
     parser.add_argument("--install-timeout", type=int, default=900, help="seconds allowed for pip install jaxmarl")
+    parser.add_argument("--threads-game", default="coin", help="game of the 1-thread vs default-threads comparison")
+    parser.add_argument("--threads-batch", type=int, default=4096, help="batch of that comparison")
+    parser.add_argument("--skip-threads", action="store_true", help="no 1-thread vs default-threads comparison")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="a directory holding another copy of aa_lib (e.g. an older commit) whose Commons "
                              "Harvest is measured too")
     args = parser.parse_args()
+    default_threads = torch.get_num_threads()  # torch's own default, before any setting below
     if args.single_thread:
         args.threads = 1
     if args.threads:
@@ -310,6 +335,8 @@ def main() -> None:
                   flush=True)
     if "commons" in args.games.split(","):
         compare_commons(args.batch_sizes, args.seconds, args.baseline, torch.get_num_threads())
+    if not args.skip_threads:
+        compare_threads(args.threads_game, args.threads_batch, args.seconds, default_threads)
     if args.skip_jaxmarl or "coin" not in args.games.split(","):
         return
     print("\nCoin Game: aa_lib (torch, one coin, colours alternate) vs JaxMARL (jax, two coins) on this CPU")

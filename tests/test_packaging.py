@@ -15,7 +15,7 @@ def _name(requirement: str) -> str:
 def _pyproject_requirements():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     reqs = list(project["dependencies"])
-    for extra in ("course", "dev", "llm"):
+    for extra in ("course", "dev", "llm", "cluster", "interop"):
         reqs += project["optional-dependencies"][extra]
     return {_name(r): r.replace(" ", "") for r in reqs}
 
@@ -34,7 +34,7 @@ def test_environment_yml_mirrors_pyproject():
 def test_environment_yml_installs_the_package_with_extras():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
-    assert "-e .[course,dev,llm]" in pip_section
+    assert "-e .[course,dev,llm,cluster]" in pip_section
 
 
 def test_torch_is_pinned():
@@ -66,3 +66,14 @@ def test_llm_extra_pins_transformers_and_peft_exactly():
     assert set(pins) >= {"transformers", "peft"}
     for name in ("transformers", "peft"):
         assert re.fullmatch(rf"{name}==\d+(\.\d+)+", pins[name].replace(" ", "")), pins[name]
+
+
+def test_cluster_and_interop_extras_pin_exactly():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for extra, names in (("cluster", {"ray"}), ("interop", {"pettingzoo", "gymnasium"})):
+        pins = {_name(r): r.replace(" ", "") for r in extras[extra]}
+        assert set(pins) == names
+        for pin in pins.values():
+            assert re.fullmatch(r"[a-z]+(\[[a-z]+\])?==\d+(\.\d+)+", pin), pin
+    dev = {_name(r) for r in extras["dev"]}
+    assert {"pettingzoo", "gymnasium", "tensorboard"} <= dev  # so that their tests run in the suite

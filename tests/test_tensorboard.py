@@ -81,3 +81,18 @@ def test_bad_arguments_are_refused(tmp_path):
     trainer = Trainer(_tiny(algo="ppo", algo_options={}), [TensorBoardLogger(tmp_path, alignment_every=1)])
     with pytest.raises(ValueError, match="AA term"):
         trainer.train()
+
+
+def test_aa_train_tensorboard_option(tmp_path):
+    import json
+
+    from aa_lib.cli import main
+
+    run_dir = tmp_path / "run"
+    assert main(["train", "ipd", "--algo", "naive", "--iterations", "2", "--batch-size", "8", "--set",
+                 "game_options.episode_length=3", "--run-dir", str(run_dir), "--quiet", "--tensorboard"]) == 0
+    history = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    rewards = _scalars(run_dir / "tensorboard")["reward"]
+    assert [s for s, _ in rewards] == [0, 1]
+    assert np.array_equal(np.array([v for _, v in rewards], dtype=np.float32),
+                          np.array([m["reward"] for m in history], dtype=np.float32))

@@ -39,6 +39,7 @@ from .checkpoint import load_checkpoint
 from .config import TrainConfig
 from .overrides import apply_overrides
 from .presets import AA_FAMILY, preset
+from .threads import DEFAULT_THREADS, torch_threads
 from .trainer import Trainer, _Chunk
 
 __all__ = ["OPPONENT_MODES", "DEFAULT_REPLAY", "ScriptedOpponentTrainer", "SessionResult", "StopFlag",
@@ -269,7 +270,8 @@ def train_session(game: str = "ipd", algo: str = "aa", *, beta: Optional[float] 
                   opponent: str = "replay", iterations: Optional[int] = None, seed: int = 0,
                   device: Optional[str] = None, callbacks: Sequence = (), stop_flag=None,
                   batch_size: Optional[int] = None, preset_name: str = "classroom",
-                  overrides: Union[Mapping, Iterable[str], None] = None) -> SessionResult:
+                  overrides: Union[Mapping, Iterable[str], None] = None,
+                  threads: Optional[int] = DEFAULT_THREADS) -> SessionResult:
     """Train ``algo`` on ``game`` from preset ``preset_name`` with the given knobs turned.
 
     Args:
@@ -284,6 +286,8 @@ def train_session(game: str = "ipd", algo: str = "aa", *, beta: Optional[float] 
         stop_flag: an object with ``is_set()`` (``threading.Event``); once set,
             training stops after the current iteration and the partial result
             is returned with ``stopped=True``.
+        threads: torch CPU threads while training (:mod:`aa_lib.training.threads`; default one,
+            the previous setting is restored after); None: torch's setting as it is.
 
     Returns:
         a :class:`SessionResult` (trainer, history, policy, stopped, wall time).
@@ -298,7 +302,8 @@ def train_session(game: str = "ipd", algo: str = "aa", *, beta: Optional[float] 
     start = time.perf_counter()
     stopped = False
     try:
-        trainer.train()
+        with torch_threads(threads):
+            trainer.train()
     except StopRequested:
         stopped = True
         for cb in callbacks[:-1]:  # the stop flag is last; let the others close (progress bars...)
