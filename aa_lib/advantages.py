@@ -25,7 +25,8 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from ._validation import check_finite, check_gamma, check_probabilities, check_tensor
+from ._validation import (check_bool, check_choice, check_finite, check_gamma, check_int, check_probabilities,
+                          check_tensor)
 
 __all__ = [
     "discounted_returns",
@@ -198,6 +199,8 @@ def past_advantage_sum(advantages, decay: float, include_current: bool = False) 
     excluded.
     """
     advantages = _check_series(advantages, "advantages")
+    decay = check_gamma(decay, "decay", allow_one=True)
+    check_bool(include_current, "include_current")
     out = torch.empty_like(advantages)
     running = torch.zeros_like(advantages[..., 0])  # sum_{k<t} decay^(t-1-k) A_k
     for t in range(advantages.shape[-1]):
@@ -221,6 +224,9 @@ def time_weights(horizon: int, gamma: float, kind: str = "gamma^(t+1)", dtype=to
       - ``"1/(1+t)"``: the normalisation of eq. 59,
       - ``"1"``: no prefactor.
     """
+    horizon = check_int(horizon, "horizon", low=1)
+    gamma = check_gamma(gamma, allow_one=True)
+    check_choice(kind, "time_weight", TIME_WEIGHTS)
     t = torch.arange(horizon, dtype=dtype, device=device)
     if kind == "gamma^(t+1)":
         return torch.as_tensor(gamma, dtype=dtype, device=device) ** (t + 1)

@@ -13,6 +13,11 @@ Every command runs torch on one CPU thread unless ``--threads`` says otherwise
 A run directory receives ``config.json``, ``metrics.csv``, ``metrics.jsonl``,
 ``checkpoint.pt`` (latest, resumable with ``--resume``) and ``best.pt`` (highest
 mean reward, as the paper keeps for Negotiation).
+
+A user's mistake (a bad option or value, a missing, damaged or wrong checkpoint, a run
+folder that is a file) ends with one line ``aa <command>: error: ...`` on stderr and exit
+status 2, as argparse's own usage errors do; an error raised later, during training or
+evaluation, is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
@@ -25,18 +30,52 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "CommandError"]
+
+
+class CommandError(SystemExit):
+    """A user's mistake: ``str(err)`` is the one line ``aa <command>: error: ...`` that :func:`main`
+    prints on stderr, and the exit status is 2 (argparse's usage errors)."""
+
+    def __init__(self, command: str, message):
+        super().__init__(f"aa {command}: error: {message}")
+        self.code = 2
 
 
 @contextmanager
 def _settings_errors(command: str):
-    """Report a ValueError/TypeError/OSError raised while *setting up* a command (bad game, rule or
-    option) as ``aa <command>: error: ...`` without a traceback. Errors raised later, during
-    training or evaluation, keep their traceback."""
+    """Report a ValueError/TypeError/OSError raised while *setting up* a command (bad game, rule,
+    option, checkpoint or folder) as :class:`CommandError` (one line, exit status 2). Errors raised
+    later, during training or evaluation, keep their traceback."""
     try:
         yield
+    except CommandError:
+        raise
     except (ValueError, TypeError, OSError, pickle.UnpicklingError) as err:  # OSError: e.g. a missing checkpoint
-        raise SystemExit(f"aa {command}: error: {err}") from None
+        raise CommandError(command, err) from None
+
+
+def _json_options(text, option: str) -> dict:
+    """The JSON object given to ``option`` (e.g. ``--game-options``); a ValueError naming the option."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{err.msg} (line {err.lineno}, column {err.colno}) in {option} {text!r}: expected a JSON "
+                         f"object such as '{{\"episode_length\": 16}}'") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{option} must be a JSON object such as '{{\"episode_length\": 16}}', got {text!r}")
+    return value
+
+
+def _run_dir(path: Path) -> Path:
+    """Create the run folder ``path``; a ValueError if it exists as a file."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--run-dir {path} is a file, expected a folder (it receives config.json, metrics, "
+                         f"checkpoint.pt...)")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _positive_int(text: str) -> int:
@@ -55,16 +94,16 @@ def cmd_train(args) -> int:
     from .training import CheckpointCallback, MetricLogger, ProgressBar, Trainer
     from .training.overrides import apply_overrides, parse_overrides
 
-    run_dir = Path(args.run_dir or f"runs/{args.game}_{args.algo}_{args.preset}_s{args.seed}")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    checkpoint = run_dir / "checkpoint.pt"
-    callbacks = [MetricLogger(run_dir / "metrics.csv", run_dir / "metrics.jsonl"),
-                 CheckpointCallback(checkpoint, every=args.checkpoint_every, best_path=run_dir / "best.pt")]
-    if not args.quiet:
-        callbacks.append(ProgressBar(every=5))
     with _settings_errors("train"):
+        run_dir = _run_dir(Path(args.run_dir or f"runs/{args.game}_{args.algo}_{args.preset}_s{args.seed}"))
+        checkpoint = run_dir / "checkpoint.pt"
+        callbacks = [MetricLogger(run_dir / "metrics.csv", run_dir / "metrics.jsonl"),
+                     CheckpointCallback(checkpoint, every=args.checkpoint_every, best_path=run_dir / "best.pt")]
+        if not args.quiet:
+            callbacks.append(ProgressBar(every=5))
         if args.resume and checkpoint.exists():
-            trainer = Trainer.from_checkpoint(checkpoint, callbacks, device=args.device)
+            # a checkpoint of another game is refused (it would silently train that game)
+            trainer = Trainer.from_checkpoint(checkpoint, callbacks, device=args.device, game=args.game)
             if args.iterations is not None:
                 trainer.config = replace(trainer.config, iterations=args.iterations)
             print(f"resumed {checkpoint} at iteration {trainer.iteration}")
@@ -108,14 +147,14 @@ def _load_agents(args, env):
 
     agents = {}
     for spec in args.agent or []:
-        if "=" not in spec:
-            raise SystemExit(f"--agent expects NAME=ckpt1,ckpt2,..., got {spec!r}")
-        name, paths = spec.split("=", 1)
-        agents[name] = [load_policy(p, device=args.device) for p in paths.split(",")]
+        name, _, paths = spec.partition("=")
+        if not name or not paths or any(not p for p in paths.split(",")):
+            raise ValueError(f"--agent expects NAME=ckpt1,ckpt2,..., got {spec!r}")
+        agents[name] = [load_policy(p, device=args.device, game=args.game) for p in paths.split(",")]
     for name in args.scripted or []:
         agents[name] = [scripted_agent(env, name)]
     if not agents:
-        raise SystemExit("give at least one --agent or --scripted")
+        raise ValueError("give at least one --agent or --scripted")
     return agents
 
 
@@ -124,7 +163,7 @@ def cmd_league(args) -> int:
     from .games import make_env
 
     with _settings_errors("league"):
-        options = json.loads(args.game_options) if args.game_options else {}
+        options = _json_options(args.game_options, "--game-options")
         env = make_env(args.game, device=args.device, **options)
         agents = _load_agents(args, env)
     result = run_league(env, agents, args.batch_size, args.episodes, args.seed)
@@ -146,15 +185,13 @@ def cmd_probe(args) -> int:
     import torch
 
     from .evaluation import cooperation_probe, exploitability, load_policy
-    from .training.checkpoint import load_checkpoint
+    from .training.checkpoint import load_trainer_checkpoint
     from .games import make_env
 
     with _settings_errors("probe"):
-        config = load_checkpoint(args.checkpoint)["config"]
-        if config["game"] != "ipd":
-            raise SystemExit(f"aa probe needs an IPD checkpoint, got game {config['game']!r}")
+        config = load_trainer_checkpoint(args.checkpoint, game="ipd")["config"]  # aa probe needs an IPD checkpoint
         env = make_env("ipd", device=args.device, **config["game_options"])
-        policy = load_policy(args.checkpoint, device=args.device)
+        policy = load_policy(args.checkpoint, device=args.device, game="ipd")
     gen = torch.Generator(device=args.device).manual_seed(args.seed)
     probe = cooperation_probe(policy, env, args.opponent, args.batch_size, gen)
     result = {"p_cooperate": probe.probabilities, "visits": probe.counts,
@@ -270,7 +307,11 @@ def main(argv=None) -> int:
         set_threads(args.threads)
     if getattr(args, "device", None) is None and args.command == "train":
         args.device = None
-    return args.func(args)
+    try:
+        return args.func(args)
+    except CommandError as err:  # one line on stderr, exit status 2 (err.code)
+        print(err, file=sys.stderr)
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -35,7 +35,8 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 
-from .._validation import check_gamma, check_last_dim, check_positive_int, check_tensor
+from .._validation import (check_bool, check_finite, check_gamma, check_int, check_last_dim, check_number,
+                           check_positive_int, check_tensor)
 from ..games.matrix import PRISONERS_DILEMMA, as_payoff_tensor
 from .memory_one import per_step_values
 from .pola import pola_direction
@@ -213,6 +214,11 @@ def run_exact_learning(
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 0:
         raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}")
     gamma = check_gamma(gamma)
+    lr = check_number(lr, "lr", 0.0)
+    lookahead_lr = check_number(lookahead_lr, "lookahead_lr", 0.0)
+    init_std = check_number(init_std, "init_std", 0.0)
+    seed = check_int(seed, "seed", -(2 ** 63), 2 ** 64 - 1)
+    check_bool(progress, "progress")
     rules = _as_pair(rule, "rule")
     fns = tuple(_resolve_rule(r, "rule") for r in rules)
     names = tuple(r if isinstance(r, str) else getattr(r, "__name__", "custom") for r in rules)
@@ -229,6 +235,7 @@ def run_exact_learning(
     for name, th in (("theta1", th1), ("theta2", th2)):
         if tuple(th.shape) != (n_seeds, 5):
             raise ValueError(f"{name} must have shape ({n_seeds}, 5), got {tuple(th.shape)}")
+        check_finite(th, name)  # a NaN start is the caller's, not a divergence of the learners
     th1, th2 = th1.to(device), th2.to(device)
 
     thetas1, thetas2, rewards1, rewards2 = [], [], [], []
@@ -251,7 +258,8 @@ def run_exact_learning(
         d2 = fns[1](th2, th1, payoffs_swapped, gamma, lookahead_lr)
         th1, th2 = th1 + lr * d1, th2 + lr * d2
         if not (torch.isfinite(th1).all() and torch.isfinite(th2).all()):
-            raise FloatingPointError(f"exact learning diverged (non-finite logits) at step {k + 1}")
+            raise FloatingPointError(f"exact learning diverged (non-finite logits) at step {k + 1} with finite "
+                                     f"inputs (lr={lr}, lookahead_lr={lookahead_lr}); try a smaller lr")
 
     return LearningHistory(
         torch.stack(thetas1), torch.stack(thetas2), torch.stack(rewards1), torch.stack(rewards2),

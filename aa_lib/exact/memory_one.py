@@ -22,7 +22,7 @@ from typing import Tuple
 
 import torch
 
-from .._validation import check_gamma, check_last_dim, check_tensor
+from .._validation import check_gamma, check_last_dim, check_probabilities, check_tensor
 from ..games.matrix import as_payoff_tensor
 from .tabular import SEAT_SWAP, TabularSolution, solve_tabular
 
@@ -50,6 +50,8 @@ def _check_thetas(theta1, theta2) -> Tuple[torch.Tensor, torch.Tensor]:
         if not th.is_floating_point():
             raise TypeError(f"{name} must be a floating-point tensor of logits, got dtype {th.dtype}")
         check_last_dim(th, 5, name, "logits of P(cooperate | start, CC, CD, DC, DD)")
+        if torch.isnan(th.detach()).any():  # +-inf is allowed: a deterministic policy (P = 1 or 0)
+            raise ValueError(f"{name} contains NaN logits")
     try:
         theta1, theta2 = torch.broadcast_tensors(theta1, theta2)
     except RuntimeError:
@@ -61,8 +63,14 @@ def _check_thetas(theta1, theta2) -> Tuple[torch.Tensor, torch.Tensor]:
 
 
 def policy_logits(p_cooperate) -> torch.Tensor:
-    """Logits of given cooperation probabilities (clipped away from 0 and 1 by 1e-12)."""
-    p = torch.as_tensor(p_cooperate, dtype=torch.float64).clamp(1e-12, 1 - 1e-12)
+    """Logits of given cooperation probabilities in [0, 1] (clipped away from 0 and 1 by 1e-12, so
+    that a deterministic policy gets large finite logits); NaN or values outside [0, 1] raise."""
+    try:  # float64 before checking: as float32, -1e-75 would round to a valid -0.0
+        p = torch.as_tensor(p_cooperate, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"p_cooperate must be probabilities (a tensor or array-like of numbers), "
+                        f"got {type(p_cooperate).__name__}") from None
+    p = check_probabilities(p, "p_cooperate").clamp(1e-12, 1 - 1e-12)
     return torch.log(p) - torch.log1p(-p)
 
 

@@ -29,7 +29,7 @@ from typing import List, Optional
 
 import torch
 
-from .._validation import check_gamma, check_positive, check_positive_int
+from .._validation import check_gamma, check_int, check_positive, check_positive_int
 from ..games.matrix import PRISONERS_DILEMMA, as_payoff_tensor
 from .memory_one import per_step_values
 
@@ -151,8 +151,10 @@ def train_mfos(iterations: int = 200, population: int = 32, n_opponents: int = 3
     population = check_positive_int(population, "population")
     n_opponents = check_positive_int(n_opponents, "n_opponents")
     for name, value in (("sigma", sigma), ("lr", lr), ("opponent_lr", opponent_lr)):
-        check_positive(value, name)
-    gen = torch.Generator().manual_seed(seed)
+        check_positive(value, name, finite=True)
+    gamma = check_gamma(gamma)
+    meta_steps = check_positive_int(meta_steps, "meta_steps")
+    gen = torch.Generator().manual_seed(check_int(seed, "seed", -(2 ** 63), 2 ** 64 - 1))
     meta_policy = MetaPolicy(hidden)
     optimiser_param = meta_policy.init(gen).requires_grad_(True)
     optimiser = torch.optim.Adam([optimiser_param], lr=lr)

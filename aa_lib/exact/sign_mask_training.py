@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
-from .._validation import check_device, check_gamma, check_nonnegative, check_positive_int
+from .._validation import check_device, check_gamma, check_int, check_number, check_positive_int
 from ..advantages import TIME_WEIGHTS
 from ..games.matrix import MATRIX_GAMES
 from .memory_one import STATE_NAMES
@@ -111,7 +111,8 @@ class AblationConfig:
         if self.time_weight is not None and self.time_weight not in TIME_WEIGHTS:
             raise ValueError(f"time_weight must be None or one of {TIME_WEIGHTS}, got {self.time_weight!r}")
         for name in ("beta", "lr", "init_std"):
-            check_nonnegative(getattr(self, name), name)
+            check_number(getattr(self, name), name, 0.0)
+        check_int(self.seed, "seed", -(2 ** 63), 2 ** 64 - 1)
         if not isinstance(self.game, str) or self.game not in MATRIX_GAMES:
             raise ValueError(f"game must be the name of a game in aa_lib.games.matrix.MATRIX_GAMES "
                              f"{sorted(MATRIX_GAMES)}, got {self.game!r}")

@@ -30,7 +30,7 @@ from typing import Callable, Dict, Optional
 
 import torch
 
-from .._validation import check_device, check_positive_int
+from .._validation import check_device, check_int, check_positive_int
 
 __all__ = ["StepResult", "BatchedEnv", "make_generator", "JointPolicy", "collect_rewards"]
 
@@ -54,8 +54,8 @@ class StepResult:
 
 def make_generator(seed: int, device="cpu") -> torch.Generator:
     """A ``torch.Generator`` on ``device`` seeded with ``seed``."""
-    gen = torch.Generator(device=torch.device(device))
-    gen.manual_seed(int(seed))
+    gen = torch.Generator(device=check_device(device))
+    gen.manual_seed(check_int(seed, "seed", -(2 ** 63), 2 ** 64 - 1))
     return gen
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import check_positive_int
+from .._validation import check_number, check_positive_int
 from .base import BatchedEnv, StepResult
 
 __all__ = ["CoinGame", "MOVES", "MOVE_NAMES", "coin_move_targets", "moves_towards", "torus_distance"]
@@ -103,7 +103,7 @@ class CoinGame(BatchedEnv):
         if not isinstance(observe_thefts, bool):
             raise TypeError(f"observe_thefts must be True or False, got {observe_thefts!r}")
         self.grid_size = g
-        self.penalty = float(penalty)
+        self.penalty = check_number(penalty, "penalty")  # NaN or inf would make every reward NaN
         self.observe_thefts = observe_thefts
         self.observation_shape = (6 if observe_thefts else 4, g, g)
         cells = torch.arange(g * g, device=self.device)

@@ -55,12 +55,17 @@ class MatrixGame:
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        payoffs = check_tensor(self.payoffs, "payoffs").to(torch.float64)
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string, got {type(self.name).__name__} {self.name!r}")
+        payoffs = check_tensor(self.payoffs, "payoffs")
+        if payoffs.dtype == torch.bool or payoffs.is_complex():
+            raise TypeError(f"payoffs must be real numbers, got dtype {payoffs.dtype}")
+        payoffs = payoffs.to(torch.float64)
         check_shape(payoffs, (2, 2, 2), "payoffs (player, own action, other action)")
         check_finite(payoffs, "payoffs")
         object.__setattr__(self, "payoffs", payoffs)
-        if len(self.actions) != 2:
-            raise ValueError(f"actions must name exactly 2 actions, got {self.actions!r}")
+        if isinstance(self.actions, str) or len(self.actions) != 2 or not all(isinstance(a, str) for a in self.actions):
+            raise ValueError(f"actions must name exactly 2 actions (two strings), got {self.actions!r}")
 
     def payoff(self, player: int, own: int, other: int) -> float:
         """Payoff of ``player`` (0 or 1) playing ``own`` against ``other``."""
@@ -77,7 +82,10 @@ class MatrixGame:
 
 def symmetric_game(name: str, table, actions=("C", "D"), description: str = "") -> MatrixGame:
     """Build a symmetric game from one player's table ``table[own][other]``."""
-    t = torch.as_tensor(table, dtype=torch.float64)
+    t = check_tensor(table, "table")
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"table must hold real numbers, got dtype {t.dtype}")
+    t = t.to(torch.float64)
     check_shape(t, (2, 2), "table (own action, other action)")
     return MatrixGame(name, torch.stack([t, t]), tuple(actions), description)
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import torch
 
+from .._validation import check_number
 from .base import BatchedEnv, StepResult
 
 __all__ = ["NegotiationGame", "N_ITEMS", "OBS_LAYOUT"]
@@ -75,13 +76,14 @@ class NegotiationGame(BatchedEnv):
     def __init__(self, episode_length: int = 50, device="cpu", *, low_value: float = 1.0,
                  high_value: float = 5.0, max_proposal: float = 5.0, min_total: float = 5.0):
         super().__init__(episode_length, device)
-        if not 0 <= low_value < high_value:
+        low_value = check_number(low_value, "low_value", 0.0)
+        high_value = check_number(high_value, "high_value", 0.0, low_open=True)
+        if not low_value < high_value:
             raise ValueError(f"need 0 <= low_value < high_value, got {low_value}, {high_value}")
-        if not max_proposal > 0 or not min_total > 0:
-            raise ValueError(f"max_proposal and min_total must be positive, got {max_proposal}, {min_total}")
-        self.low_value, self.high_value = float(low_value), float(high_value)
-        self.action_high = float(max_proposal)
-        self.min_total = float(min_total)
+        # finite: the observation divides by max_proposal, the reward by max(p1 + p2, min_total)
+        self.action_high = check_number(max_proposal, "max_proposal", 0.0, low_open=True)
+        self.min_total = check_number(min_total, "min_total", 0.0, low_open=True)
+        self.low_value, self.high_value = low_value, high_value
         # rewards are divided by (number of items x largest value): at most 1 per round
         self.reward_scale = N_ITEMS * self.high_value
         self.values = self.last_proposals = self.returns = None

@@ -14,10 +14,10 @@ discount, entropy) are applied to every algorithm where they make sense
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields as dataclass_fields, replace
 from typing import Dict
 
-from ..algos import ALGORITHMS, rule_takes_beta
+from ..algos import ALGORITHMS, rule_class, rule_takes_beta
 from .config import TrainConfig
 
 __all__ = ["PRESETS", "preset", "AA_FAMILY", "ALGO_OVERRIDES"]
@@ -122,6 +122,11 @@ def preset(game: str, algo: str, name: str = "classroom", **overrides) -> TrainC
         known = sorted({n for _, n in PRESETS})
         raise ValueError(f"no preset {name!r} for game {game!r}; presets: {known}, games: "
                          f"{sorted({g for g, _ in PRESETS})}")
+    known = {f.name for f in dataclass_fields(TrainConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown TrainConfig fields {unknown} given to preset(); known: {sorted(known)}")
+    rule_class(algo)  # an unknown algorithm: "unknown algorithm 'bogus'; choose one of [...]"
     fields, shared, aa_options = PRESETS[(game, name)]
     algo_options = dict(shared)
     if algo not in _CLIPPED:

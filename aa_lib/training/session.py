@@ -35,12 +35,12 @@ from ..agents.policies import ScriptedPolicy
 from ..agents.scripted import scripted_agent, scripted_names
 from ..games.registry import game_class
 from .callbacks import Callback
-from .checkpoint import load_checkpoint
+from .checkpoint import CheckpointError, load_trainer_checkpoint
 from .config import TrainConfig
 from .overrides import apply_overrides
 from .presets import AA_FAMILY, preset
 from .threads import DEFAULT_THREADS, torch_threads
-from .trainer import Trainer, _Chunk
+from .trainer import Trainer, _Chunk, config_of_checkpoint
 
 __all__ = ["OPPONENT_MODES", "DEFAULT_REPLAY", "ScriptedOpponentTrainer", "SessionResult", "StopFlag",
            "StopRequested", "default_device", "make_session_trainer", "opponent_choices", "session_config",
@@ -180,21 +180,32 @@ class ScriptedOpponentTrainer(Trainer):
         state["opponent_critics"] = [holder.state_dict() for holder in self.opponent_critics]
         return state
 
-    def load_state_dict(self, state: dict) -> None:
+    def load_state_dict(self, state: dict, source: str = "the checkpoint") -> None:
         if state.get("scripted_opponent") != self.opponent:
-            raise ValueError(f"checkpoint was trained against {state.get('scripted_opponent')!r}, "
-                             f"this trainer plays {self.opponent!r}")
-        super().load_state_dict(state)
+            raise CheckpointError(f"{source} was trained against {state.get('scripted_opponent')!r}, "
+                                  f"this trainer plays {self.opponent!r}")
+        super().load_state_dict(state, source)
         for holder, saved in zip(self.opponent_critics, state["opponent_critics"]):
             holder.load_state_dict(saved)
 
     @classmethod
     def from_checkpoint(cls, path, callbacks: Sequence = (), device: Optional[str] = None):
-        """Rebuild the trainer (and its scripted opponent) from a checkpoint and restore its state."""
-        state = load_checkpoint(path)
-        values = dict(state["config"], **({"device": device} if device is not None else {}))
-        trainer = cls(TrainConfig.from_dict(values), state["scripted_opponent"], callbacks)
-        trainer.load_state_dict(state)
+        """Rebuild the trainer (and its scripted opponent) from a checkpoint and restore its state.
+
+        A checkpoint of a trainer without a scripted opponent raises a :class:`CheckpointError`
+        (resume it with :meth:`Trainer.from_checkpoint`)."""
+        state = load_trainer_checkpoint(path)
+        opponent = state.get("scripted_opponent")
+        if opponent is None:
+            raise CheckpointError(f"{path} is a checkpoint of a trainer without a scripted opponent (self-play, "
+                                  f"replay or independent learners); resume it with Trainer.from_checkpoint")
+        config = config_of_checkpoint(state, path, device)
+        choices = scripted_names(game_class(config.game))
+        if opponent not in choices:
+            raise CheckpointError(f"{path} names the scripted opponent {opponent!r}, which game {config.game!r} "
+                                  f"does not have; its scripted agents: {choices}")
+        trainer = cls(config, opponent, callbacks)
+        trainer.load_state_dict(state, source=str(path))
         return trainer
 
 

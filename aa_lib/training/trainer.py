@@ -36,7 +36,8 @@ from ..agents.critics import EmaTarget, make_critic
 from ..agents.policies import MemoryOnePolicy, make_policy
 from ..algos import EstimateInputs, LearnerBatch, SeatEstimates, SeatRows, centre_per_seat, make_algorithm
 from ..games.registry import make_env
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import (TRAINER_FORMAT, CheckpointError, architecture_mismatch, architecture_of, checkpoint_record,
+                         describe_record, load_trainer_checkpoint, save_checkpoint)
 from .config import TrainConfig
 from .replay import AgentReplayBuffer
 from .rollout import Trajectory, collect_mixed_rollout
@@ -45,7 +46,8 @@ __all__ = ["Learner", "Trainer", "NonFiniteLossError", "SeatEstimates", "centre_
 
 
 class NonFiniteLossError(FloatingPointError):
-    """A loss became NaN or infinite; the message names the iteration and the loss."""
+    """A loss, or another quantity met during training (rewards, critic values, parameters after an
+    optimiser step), became NaN or infinite; the message names the iteration and the quantity."""
 
 
 def _check_loss(loss: torch.Tensor, what: str, iteration: int) -> None:
@@ -54,6 +56,16 @@ def _check_loss(loss: torch.Tensor, what: str, iteration: int) -> None:
         raise NonFiniteLossError(
             f"{what} is {float(loss.detach())} at training iteration {iteration}; training stopped "
             "(lower the learning rate, clip gradients, or check the rewards)")
+
+
+def _check_finite(x: torch.Tensor, what: str, iteration: int) -> None:
+    """Raise :class:`NonFiniteLossError` naming ``what`` and ``iteration`` if ``x`` holds NaN or inf."""
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        example = float(x[bad][0])
+        raise NonFiniteLossError(
+            f"{what} hold {int(bad.sum())} non-finite value(s) (e.g. {example}) at training iteration {iteration}; "
+            "training stopped (lower the learning rate, clip gradients, or check the rewards)")
 
 
 class Learner:
@@ -102,6 +114,9 @@ class Trainer:
         self.config = config
         self.device = check_device(config.device, "config.device")
         self.env = env if env is not None else make_env(config.game, device=self.device, **config.game_options)
+        if config.horizon is not None and config.horizon > self.env.episode_length:
+            raise ValueError(f"horizon must be at most the episode length of {config.game!r} "
+                             f"({self.env.episode_length} steps), got {config.horizon}")
         self.algo = make_algorithm(config.algo, **config.algo_options)
         self.algo.validate(self.env, config.game)
         self.callbacks = list(callbacks)
@@ -204,6 +219,8 @@ class Trainer:
             learner = self._seat_learner(seat)
             values, q = learner.critic.values_and_q(obs_all[seat], times)
             target = learner.target(obs_all[seat], times)
+            _check_finite(values, f"critic values of seat {seat}", self.iteration)
+            _check_finite(target, f"target-critic values of seat {seat}", self.iteration)
             next_value = values[:, T] * not_done
             adv = gae(rewards[seat], values[:, :T], cfg.gamma, cfg.gae_lambda, next_value=next_value)
             ret = gae(rewards[seat], target[:, :T], cfg.gamma, cfg.gae_lambda,
@@ -251,11 +268,18 @@ class Trainer:
         """Stop with :class:`NonFiniteLossError` if ``loss`` is NaN or infinite (``what`` names it)."""
         _check_loss(loss, what, self.iteration)
 
-    def clip_and_step(self, params, optimizer) -> None:
-        """Clip the gradients of ``params`` to ``config.max_grad_norm`` (if set) and step ``optimizer``."""
+    def clip_and_step(self, params, optimizer, what: str = "parameters") -> None:
+        """Clip the gradients of ``params`` to ``config.max_grad_norm`` (if set) and step ``optimizer``;
+        stop with :class:`NonFiniteLossError` if the step made a parameter NaN or infinite (``what`` names them)."""
+        params = list(params)
         if self.config.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
         optimizer.step()
+        with torch.no_grad():
+            finite = torch.stack([torch.isfinite(p).all() for p in params]).all() if params else True
+        if not bool(finite):
+            raise NonFiniteLossError(f"{what} became NaN or infinite after an optimiser step at training iteration "
+                                     f"{self.iteration}; training stopped (lower the learning rate or clip gradients)")
 
     def _update_critic(self, learner: Learner, traj: Trajectory, est: SeatEstimates, rows) -> tuple:
         """``critic_updates`` regression steps on the lambda-returns of ``rows``.
@@ -278,7 +302,7 @@ class Trainer:
             self.check_loss(loss, "critic loss")
             learner.critic_opt.zero_grad(set_to_none=True)
             loss.backward()
-            self.clip_and_step(learner.critic.parameters(), learner.critic_opt)
+            self.clip_and_step(learner.critic.parameters(), learner.critic_opt, "critic parameters")
         return float(loss.detach()), explained
 
     def _update_actor(self, learner: Learner, batch: LearnerBatch) -> Dict[str, float]:
@@ -290,7 +314,7 @@ class Trainer:
             self.check_loss(loss, f"actor loss ({self.algo.name}, epoch {epoch})")
             learner.actor_opt.zero_grad(set_to_none=True)
             loss.backward()
-            self.clip_and_step(learner.policy.parameters(), learner.actor_opt)
+            self.clip_and_step(learner.policy.parameters(), learner.actor_opt, "policy parameters")
         metrics["actor_loss"] = float(loss.detach())
         return metrics
 
@@ -315,6 +339,7 @@ class Trainer:
         if self.buffer is not None:
             self.buffer.maybe_push(self.policy, self.iteration)
         chunks, traj, learner_mask = self.collect()
+        _check_finite(traj.rewards, "rewards", self.iteration)
         est = self.estimate(traj, learner_mask=learner_mask)
         metrics: Dict[str, float] = {"iteration": self.iteration}
         for li, learner in enumerate(self.learners):
@@ -359,7 +384,10 @@ class Trainer:
     def state_dict(self) -> dict:
         """Everything needed to continue bit for bit (plain tensors and containers)."""
         return {
-            "format": "aa_lib.trainer/1",
+            "format": TRAINER_FORMAT,
+            # what the parameters fit, so that loading them elsewhere explains a mismatch (checkpoint_record)
+            "game": self.config.game,
+            "architecture": architecture_of(self.config.to_dict(), self.env),
             "config": self.config.to_dict(),
             "iteration": self.iteration,
             "learners": [l.state_dict() for l in self.learners],
@@ -371,13 +399,34 @@ class Trainer:
             "history": [dict(m) for m in self.history],
         }
 
-    def load_state_dict(self, state: dict) -> None:
-        if state.get("format") != "aa_lib.trainer/1":
-            raise ValueError("not an aa_lib trainer checkpoint (missing format 'aa_lib.trainer/1')")
+    def load_state_dict(self, state: dict, source: str = "the checkpoint") -> None:
+        """Restore a :meth:`state_dict`; a checkpoint of another game or architecture, a slim
+        (policies-only) one, or one with another number of learners raises a :class:`CheckpointError`
+        naming ``source`` (the file) and the difference."""
+        if not isinstance(state, dict) or state.get("format") != TRAINER_FORMAT:
+            raise CheckpointError(f"{source} is not an aa_lib trainer checkpoint (missing format {TRAINER_FORMAT!r})")
+        record = checkpoint_record(state)
+        mine = {"game": self.config.game, "architecture": architecture_of(self.config.to_dict(), self.env)}
+        differences = ([f"game {record['game']!r} (expected {mine['game']!r})"] if record["game"] != mine["game"]
+                       else []) + architecture_mismatch(record["architecture"], mine["architecture"])
+        if differences:
+            raise CheckpointError(f"{source} is a checkpoint of {describe_record(record)}; this trainer has "
+                                  f"{describe_record(mine)}: {', '.join(differences)}")
         if len(state["learners"]) != len(self.learners):
-            raise ValueError(f"checkpoint holds {len(state['learners'])} learners, trainer has {len(self.learners)}")
+            raise CheckpointError(f"{source} holds {len(state['learners'])} learners, this trainer has "
+                                  f"{len(self.learners)} (self_play={self.config.self_play})")
+        missing = [k for k in ("actor_opt", "critic_opt") if k not in state["learners"][0]] + \
+            [k for k in ("rollout_generator", "control_generator", "torch_rng", "history") if k not in state]
+        if missing:
+            raise CheckpointError(f"{source} is a slim checkpoint (policies and critics only, without {missing}): "
+                                  f"it can be evaluated (aa_lib.evaluation.load_policy) but not resumed")
         for learner, s in zip(self.learners, state["learners"]):
-            learner.load_state_dict(s)
+            try:
+                learner.load_state_dict(s)
+            except (RuntimeError, KeyError, ValueError) as err:
+                first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                raise CheckpointError(f"{source}: its parameters do not fit this trainer's networks "
+                                      f"({describe_record(mine)}): {first}") from None
         if self.buffer is not None and state["buffer"] is not None:
             self.buffer.load_state_dict(state["buffer"])
         self.rollout_generator.set_state(state["rollout_generator"])
@@ -393,12 +442,30 @@ class Trainer:
         save_checkpoint(self.state_dict(), path)
 
     @classmethod
-    def from_checkpoint(cls, path, callbacks: Sequence = (), device: Optional[str] = None) -> "Trainer":
-        """Rebuild a trainer from a checkpoint and restore its full state."""
-        state = load_checkpoint(path)
-        values = dict(state["config"])
-        if device is not None:
-            values["device"] = device
-        trainer = cls(TrainConfig.from_dict(values), callbacks)
-        trainer.load_state_dict(state)
+    def from_checkpoint(cls, path, callbacks: Sequence = (), device: Optional[str] = None,
+                        game: Optional[str] = None) -> "Trainer":
+        """Rebuild a trainer from a checkpoint and restore its full state.
+
+        ``game``: the game the checkpoint must be of (None: any); a checkpoint of another game, a
+        file that is no training checkpoint, or one trained against a scripted opponent (resume it
+        with :class:`~aa_lib.training.session.ScriptedOpponentTrainer`) raises a :class:`CheckpointError`.
+        """
+        state = load_trainer_checkpoint(path, game=game)
+        if state.get("scripted_opponent") is not None:
+            raise CheckpointError(f"{path} was trained against the scripted opponent {state['scripted_opponent']!r}; "
+                                  f"resume it with aa_lib.training.session.ScriptedOpponentTrainer.from_checkpoint")
+        trainer = cls(config_of_checkpoint(state, path, device), callbacks)
+        trainer.load_state_dict(state, source=str(path))
         return trainer
+
+
+def config_of_checkpoint(state: dict, path, device: Optional[str] = None) -> TrainConfig:
+    """The :class:`TrainConfig` stored in a training checkpoint (its ``device`` replaced if given);
+    an invalid stored config raises a :class:`CheckpointError` naming the file and the field."""
+    values = dict(state["config"])
+    if device is not None:
+        values["device"] = device
+    try:
+        return TrainConfig.from_dict(values)
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{path} holds an invalid training config: {err}") from None
