@@ -11,7 +11,7 @@ pytest.importorskip("peft")
 
 from aa_lib.games.text import TextIPD  # noqa: E402
 from aa_lib.llm import (BASE, LLM_PRESETS, LLMConfig, LLMTrainer, llm_preset, round_advantages,  # noqa: E402
-                        round_credit, snapshot_adapter, tiny_model, token_credit, token_log_probs)
+                        round_credit, snapshot_adapter, tiny_model, token_credit)
 from aa_lib.llm.trainer import build_base_model  # noqa: E402
 
 

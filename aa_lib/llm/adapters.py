@@ -114,7 +114,8 @@ def load_adapter_snapshot(model, snapshot: Dict[str, torch.Tensor], name: str, c
         model = add_adapter(model, name, config)
     expected = set(snapshot_adapter(model, name))
     if set(snapshot) != expected:
-        raise ValueError(f"snapshot keys do not match adapter {name!r} (missing {sorted(expected - set(snapshot))[:3]}, "
+        missing = sorted(expected - set(snapshot))[:3]
+        raise ValueError(f"snapshot keys do not match adapter {name!r} (missing {missing}, "
                          f"unexpected {sorted(set(snapshot) - expected)[:3]})")
     device = next(model.parameters()).device
     with quiet_hf(), torch.no_grad():

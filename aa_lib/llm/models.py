@@ -61,14 +61,16 @@ def word_level_tokenizer(vocabulary: Iterable[str]):
         raise ValueError("vocabulary must hold at least one word")
     bad = [w for w in words if not w or any(c.isspace() for c in w) or w in SPECIAL_TOKENS.values()]
     if bad:
-        raise ValueError(f"vocabulary words must be non-empty, without whitespace and not special tokens; got {bad[:5]}")
+        raise ValueError(f"vocabulary words must be non-empty, without whitespace and not special tokens; "
+                         f"got {bad[:5]}")
     specials = list(SPECIAL_TOKENS.values())
     vocab = {token: i for i, token in enumerate(specials + words)}
     core = Tokenizer(models.WordLevel(vocab, unk_token=SPECIAL_TOKENS["unk"]))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core, pad_token=SPECIAL_TOKENS["pad"], unk_token=SPECIAL_TOKENS["unk"],
-        eos_token=SPECIAL_TOKENS["end"], additional_special_tokens=[SPECIAL_TOKENS["user"], SPECIAL_TOKENS["assistant"]],
+        eos_token=SPECIAL_TOKENS["end"],
+        additional_special_tokens=[SPECIAL_TOKENS["user"], SPECIAL_TOKENS["assistant"]],
         clean_up_tokenization_spaces=False)
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
@@ -161,7 +163,8 @@ def load_causal_lm(name_or_path, device="cpu", dtype: torch.dtype = torch.float3
 
 def save_model(model, tokenizer, folder) -> Path:
     """Write ``model`` and ``tokenizer`` with ``save_pretrained`` to ``folder`` (created); returns the path."""
-    require()
+    transformers, _ = require()
+    transformers.utils.logging.disable_progress_bar()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with quiet_hf():

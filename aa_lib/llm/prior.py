@@ -10,16 +10,16 @@ iterations). :func:`build_prior` does all of it from a game and a mixture.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 
 from .._validation import check_positive, check_positive_int
 from ..games.text import TextGame, scripted_transcripts
-from ._deps import quiet_hf, require
+from ._deps import require
 from .chat import chat_format
 from .models import tiny_model
-from .forward import model_device
+from .forward import BASE, logits_at, model_device
 
 __all__ = ["PRIOR_MIXTURE", "transcript_examples", "pretrain_prior", "build_prior"]
 
@@ -84,11 +84,12 @@ def pretrain_prior(model, tokenizer, transcripts, steps: int = 150, batch: int =
         pick = torch.randint(len(examples), (batch,), generator=generator)
         length = int(mask[pick].sum(1).max())
         x, m, t = ids[pick, :length].to(device), mask[pick, :length].to(device), target[pick, :length].to(device)
-        with quiet_hf():
-            logits = model(input_ids=x, attention_mask=m).logits[:, :-1].float()
-        labels = x[:, 1:].masked_fill(~t[:, 1:], -100)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                                 ignore_index=-100)
+        # logits only where they predict a target; the opening every chat shares is computed once
+        rows, cols = t[:, 1:].nonzero(as_tuple=True)
+        columns = torch.unique(cols)
+        logits = logits_at(model, x, m, columns, [BASE] * batch)
+        chosen = logits[rows, torch.searchsorted(columns, cols)].float()
+        loss = torch.nn.functional.cross_entropy(chosen, x[rows, cols + 1])
         if not torch.isfinite(loss):
             raise FloatingPointError(f"prior pre-training produced a non-finite loss ({float(loss)})")
         optimizer.zero_grad(set_to_none=True)
