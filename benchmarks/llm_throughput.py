@@ -12,8 +12,10 @@ linear layer, 10-round text IPD (132 tokens per seat and game):
   adapter, one batched forward per round, KV cache); ``rollout, no KV cache`` recomputes every
   sequence at every step (the ratio is what the cache saves);
 - ``iteration``: seconds per :meth:`LLMTrainer.step` (rollout, AA credit, one Adam step) in
-  self-play; ``iteration, buffer k`` with an agent buffer of ``k`` past snapshots and p = 0.5
-  (peft's mixed-adapter batches cost more per distinct adapter in the batch).
+  self-play (both seats' rows trained); ``iteration, buffer k/draw`` with an agent buffer of ``k``
+  past snapshots and p = 0.5 (only the learner seat trained), the co-player drawn per game
+  (``game``, the paper) or once per batch (``batch``): peft's mixed-adapter batches cost more per
+  distinct adapter in the batch.
 
 The research prototype's reference is ~0.4 s per iteration for 32 games with a 125 k-parameter
 model on one CPU thread (REFERENCES "LLM follow-up"); the script prints the ratio to it. Each
@@ -59,10 +61,10 @@ def sync():
         torch.cuda.synchronize()
 
 
-def _trainer(base, tokenizer, batch: int, device: str, buffer: int) -> LLMTrainer:
+def _trainer(base, tokenizer, batch: int, device: str, buffer: int, draw: str = "game") -> LLMTrainer:
     config = LLMConfig(game="text-ipd", batch_size=batch, group_size=8, lora_r=8, lora_alpha=16.0, lr=2e-3,
                        algo="aa", beta=1.0, gamma=0.9, buffer_every=None if buffer == 0 else 10 ** 6,
-                       buffer_capacity=max(buffer, 1), buffer_prob=0.5, device=device, seed=0)
+                       buffer_capacity=max(buffer, 1), buffer_prob=0.5, buffer_draw=draw, device=device, seed=0)
     trainer = LLMTrainer(config, copy.deepcopy(base).to(device), tokenizer)
     if buffer:
         gen = torch.Generator().manual_seed(1)
@@ -74,7 +76,7 @@ def _trainer(base, tokenizer, batch: int, device: str, buffer: int) -> LLMTraine
     return trainer
 
 
-def measure(device: str, batch_sizes, repeats: int, buffers):
+def measure(device: str, batch_sizes, repeats: int, buffers, draws):
     game = TextIPD()
     base, tokenizer = tiny_model(game.vocabulary(), seed=0)
     rows = []
@@ -89,10 +91,11 @@ def measure(device: str, batch_sizes, repeats: int, buffers):
         rows.append(dict(device=device, batch=batch, what="iteration", seconds=wall, cpu_seconds=cpu,
                          games_per_second=batch / wall))
         for k in buffers:
-            trainer = _trainer(base, tokenizer, batch, device, k)
-            wall, cpu = _timed(trainer.step, repeats)
-            rows.append(dict(device=device, batch=batch, what=f"iteration, buffer {k}", seconds=wall,
-                             cpu_seconds=cpu, games_per_second=batch / wall))
+            for draw in draws:
+                trainer = _trainer(base, tokenizer, batch, device, k, draw)
+                wall, cpu = _timed(trainer.step, repeats)
+                rows.append(dict(device=device, batch=batch, what=f"iteration, buffer {k}/{draw}", seconds=wall,
+                                 cpu_seconds=cpu, games_per_second=batch / wall))
     return rows
 
 
@@ -102,16 +105,18 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--buffers", type=int, nargs="*", default=[2, 16],
                         help="agent-buffer sizes to time iterations with (0 entries: self-play only)")
+    parser.add_argument("--buffer-draws", nargs="+", default=["game", "batch"], choices=["game", "batch"],
+                        help="LLMConfig.buffer_draw values to time (a member per game, or one per batch)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--skip-cuda", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    rows = measure("cpu", args.batch_sizes, args.repeats, args.buffers)
+    rows = measure("cpu", args.batch_sizes, args.repeats, args.buffers, args.buffer_draws)
     if torch.cuda.is_available() and not args.skip_cuda:
-        rows += measure("cuda", args.batch_sizes, args.repeats, args.buffers)
+        rows += measure("cuda", args.batch_sizes, args.repeats, args.buffers, args.buffer_draws)
     print(f"text IPD, 10 rounds, tiny model, LoRA r8; torch {torch.__version__}, {args.threads} CPU thread(s)")
-    print(f"{'device':>6} {'batch':>5}  {'what':<22} {'s (wall)':>9} {'s (cpu)':>8} {'games/s':>8}  ratio")
+    print(f"{'device':>6} {'batch':>5}  {'what':<27} {'s (wall)':>9} {'s (cpu)':>8} {'games/s':>8}  ratio")
     cpu_times = {(r["batch"], r["what"]): r["seconds"] for r in rows if r["device"] == "cpu"}
     for r in rows:
         if r["what"].startswith("iteration") and r["device"] == "cpu":
@@ -124,7 +129,7 @@ def main(argv=None):
             ratio = f"{cpu_times[(r['batch'], r['what'])] / r['seconds']:.2f}x CPU"
         else:
             ratio = ""
-        print(f"{r['device']:>6} {r['batch']:>5}  {r['what']:<22} {r['seconds']:9.3f} {r['cpu_seconds']:8.3f} "
+        print(f"{r['device']:>6} {r['batch']:>5}  {r['what']:<27} {r['seconds']:9.3f} {r['cpu_seconds']:8.3f} "
               f"{r['games_per_second']:8.1f}  {ratio}")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))

@@ -106,6 +106,15 @@ def test_buffer_draws_coplayers(lm):
     assert abs(counts["slot"] / 4000 - 0.25) < 0.03 and abs(counts["scripted"] / 4000 - 0.25) < 0.03
     assert buffer.sample(5, "learner", torch.Generator().manual_seed(0)) == \
         buffer.sample(5, "learner", torch.Generator().manual_seed(0))
+    # one member per batch: every buffer game of a batch gets the same one, each member as often overall
+    gen = torch.Generator().manual_seed(0)
+    per_batch = [buffer.sample(8, "learner", gen, draw="batch") for _ in range(400)]
+    members = [{m if isinstance(m, str) else m.name for m in draws if m != "learner"} for draws in per_batch]
+    assert all(len(m) <= 1 for m in members)
+    scripted_batches = sum(any(m is allc for m in draws) for draws in per_batch)
+    assert 150 < scripted_batches < 250
+    with pytest.raises(ValueError, match="draw"):
+        buffer.sample(8, "learner", torch.Generator(), draw="round")
     never = AgentBuffer(config, capacity=2, prob=0.0, scripted=[allc])
     always = AgentBuffer(config, capacity=2, prob=1.0, scripted=[allc])
     assert never.sample(50, "learner", torch.Generator()) == ["learner"] * 50

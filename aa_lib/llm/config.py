@@ -61,6 +61,8 @@ class LLMConfig:
         buffer_capacity: snapshots kept (oldest dropped first).
         buffer_prob: probability that a game's co-player is a buffer member (else the live adapter).
         buffer_scripted: scripted agent names that are buffer members from the start.
+        buffer_draw: ``"game"``: each buffer game draws its own member (the paper); ``"batch"``: one member
+            per iteration for all the buffer games (same distribution per game, faster on a CPU).
         train_live_coplayer: also train the co-player seat's rows in games where the live adapter
             plays it (self-play); False trains the learner seat (seat 0) only.
         max_message_tokens: cap of free messages in tokens (None: the game's word cap).
@@ -104,6 +106,7 @@ class LLMConfig:
     buffer_capacity: int = 28
     buffer_prob: float = 0.5
     buffer_scripted: Tuple[str, ...] = ()
+    buffer_draw: str = "game"
     train_live_coplayer: bool = True
     max_message_tokens: Optional[int] = None
     adapter_name: str = "live"
@@ -158,6 +161,8 @@ class LLMConfig:
         if isinstance(self.buffer_scripted, str) or not all(isinstance(n, str) for n in self.buffer_scripted):
             raise TypeError(f"buffer_scripted must be a tuple of scripted agent names, got {self.buffer_scripted!r}")
         self.buffer_scripted = tuple(self.buffer_scripted)
+        if self.buffer_draw not in ("game", "batch"):
+            raise ValueError(f"buffer_draw must be 'game' or 'batch', got {self.buffer_draw!r}")
         if self.prior_mixture is not None:
             if not isinstance(self.prior_mixture, dict) or not self.prior_mixture:
                 raise ValueError(f"prior_mixture must be a non-empty dict name -> weight, got {self.prior_mixture!r}")

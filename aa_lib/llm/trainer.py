@@ -144,7 +144,7 @@ class LLMTrainer:
             pick = torch.randint(len(self.opponents), (B,), generator=self.generator).tolist()
             return [self.opponents[k] for k in pick]
         if self.buffer is not None:
-            return self.buffer.sample(B, self.live, self.generator)
+            return self.buffer.sample(B, self.live, self.generator, self.config.buffer_draw)
         return [self.live] * B
 
     def trained_rows(self, batch: RolloutBatch) -> torch.Tensor:
